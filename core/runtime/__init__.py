@@ -1,0 +1,1 @@
+"""Runtime side: numpy + onnxruntime only. Never imports torch or streamlit."""

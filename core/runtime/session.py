@@ -1,0 +1,112 @@
+"""ONNX Runtime sessions over the exported models: provider choice, honest fallback, model cards."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from core import EXPORTED
+from core.manifest import ArtifactError, check_artifact
+
+PROVIDER_CHOICES = ("auto", "cuda", "cpu")
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+class ModelError(ArtifactError):
+    """A model that cannot be loaded or run; the message is fit to show a person."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    path: Path
+    session: ort.InferenceSession
+    card: dict
+    requested: str
+    providers: list[str]
+    note: str | None = None  # set when the session does not run where it was asked to
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def on_cuda(self) -> bool:
+        return bool(self.providers) and self.providers[0] == _CUDA
+
+    def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+        names = outputs or self.outputs
+        try:
+            values = self.session.run(names, feeds)
+        except Exception as exc:  # ORT raises its own types for shape/type errors
+            raise ModelError(f"{self.name}: onnxruntime could not run this input ({str(exc).splitlines()[0]})") from exc
+        return dict(zip(names, values))
+
+
+def available_providers() -> list[str]:
+    return list(ort.get_available_providers())
+
+
+def provider_list(requested: str) -> tuple[list[str], str | None]:
+    """The providers to ask ORT for, and a note when CUDA was asked for but this onnxruntime cannot give it."""
+    requested = requested.lower()
+    if requested not in PROVIDER_CHOICES:
+        raise ModelError(f"Unknown execution provider {requested!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+    have = available_providers()
+    if requested == "cpu":
+        return [_CPU], None
+    if _CUDA in have:
+        return [_CUDA, _CPU], None
+    if requested == "cuda":
+        return [_CPU], (
+            "CUDA was requested, but this onnxruntime build has no CUDA provider "
+            f"(available: {', '.join(have)}); running on CPU."
+        )
+    return [_CPU], None
+
+
+def read_card(session: ort.InferenceSession) -> dict:
+    raw = session.get_modelmeta().custom_metadata_map.get("model_card")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {}
+
+
+def open_session(path: str | os.PathLike, provider: str = "auto", threads: int | None = None) -> LoadedModel:
+    """Open any ONNX file (no manifest check)."""
+    path = Path(path)
+    providers, note = provider_list(provider)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # ORT's own CUDA fallback warning is replaced by `note`
+    if threads:
+        opts.intra_op_num_threads = threads
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as exc:
+        raise ModelError(
+            f"`{path.name}` could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200]})"
+        ) from exc
+    used = sess.get_providers()
+    if provider == "cuda" and note is None and (not used or used[0] != _CUDA):
+        note = f"CUDA was requested, but onnxruntime fell back to {', '.join(used)}."
+    return LoadedModel(
+        name=path.name, path=path, session=sess, card=read_card(sess), requested=provider, providers=used,
+        note=note, inputs=[i.name for i in sess.get_inputs()], outputs=[o.name for o in sess.get_outputs()],
+    )
+
+
+def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLike = EXPORTED,
+               verify: bool = True) -> LoadedModel:
+    """Open ``exported/<name>`` after checking it against the manifest (ModelError names the rebuild command)."""
+    try:
+        path = check_artifact(name, exported_dir) if verify else Path(exported_dir) / name
+    except ArtifactError as exc:
+        raise ModelError(str(exc)) from exc
+    return open_session(path, provider)
