@@ -36,9 +36,25 @@ def write_manifest(out_dir: str | os.PathLike = EXPORTED) -> dict:
             continue
         rel = p.relative_to(out_dir).as_posix()
         files[rel] = {"sha256": sha256_file(p), "bytes": p.stat().st_size, "rebuild": rebuild_command(rel)}
+        if p.suffix == ".onnx":
+            files[rel].update(onnx_summary(p))
     manifest = {"format": 1, "files": files}
     atomic_write_json(out_dir / MANIFEST, manifest)
     return manifest
+
+
+def onnx_summary(path: Path) -> dict:
+    """Opset and operator counts of an ONNX file, for the Models page (the dashboard itself has no `onnx`)."""
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    model = onnx.load(str(path), load_external_data=False)
+    ops: dict[str, int] = {}
+    for node in model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    return {"opset": opset, "ir_version": model.ir_version, "ops": dict(sorted(ops.items()))}
 
 
 def read_manifest(out_dir: str | os.PathLike = EXPORTED) -> dict:
