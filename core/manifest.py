@@ -49,7 +49,10 @@ def onnx_summary(path: Path) -> dict:
         import onnx
     except ImportError:
         return {}
-    model = onnx.load(str(path), load_external_data=False)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # a corrupt file is still listed; loading it later gives the clear error
+        return {"onnx_error": exc.__class__.__name__}
     ops: dict[str, int] = {}
     for node in model.graph.node:
         ops[node.op_type] = ops.get(node.op_type, 0) + 1

@@ -45,9 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.errors import UserError
-    from core.training.common import TrainOptions
+    from core.training.common import TrainOptions, resolve_device
 
     names = ORDER if args.model == "all" else [args.model]
+    try:
+        resolve_device(args.device)  # fail before any work when CUDA is asked for and absent
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.epochs is not None and args.epochs < 1:
         print("error: --epochs must be at least 1", file=sys.stderr)
         return 2
