@@ -1,0 +1,187 @@
+"""How big is big: what a parameter count means in bytes (stdlib only, pure functions).
+
+Weights only: ``memory_bytes(n, dtype)`` = n × bytes per parameter. Training: ``training_memory_bytes(n)`` =
+16 bytes per parameter for Adam in fp32 (weights 4 + gradients 4 + first moment 4 + second moment 4). Mixed
+precision with fp32 master weights also comes to 16 (2 + 2 + 4 + 4 + 4; Rajbhandari et al. 2020, ZeRO).
+Activations are NOT included: they depend on batch size, sequence length and architecture and can exceed the
+rest. Inference also needs activations and, for Transformers, a key/value cache; these are excluded too.
+Decimal units by default (1 GB = 10^9 bytes, as disk and GPU vendors count): 175e9 parameters at fp16 = 350 GB.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from core.errors import UserError
+
+BYTES_PER_PARAM = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
+DTYPES = tuple(BYTES_PER_PARAM)
+# Bytes per parameter kept during training, besides activations.
+OPTIMIZER_STATE_BYTES = {
+    "adam": 16.0,          # fp32 weights, grads, Adam m and v
+    "sgd_momentum": 12.0,  # fp32 weights, grads, momentum buffer
+    "sgd": 8.0,            # fp32 weights, grads
+}
+
+
+class SizeError(UserError):
+    """A parameter count or data type that makes no sense (negative, not a number, unknown dtype)."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    params: int
+    source: str             # where the count comes from
+    kind: str = "published"  # "published" or "project"
+    note: str = ""
+
+
+# Counts as published by the authors (or, where marked, counted from the reference implementation).
+PRESETS: tuple[Preset, ...] = (
+    Preset("Inception-v3", 23_851_784, "Szegedy et al. 2016, 'Rethinking the Inception Architecture'",
+           note="≈23.8M, as counted in the Keras reference model (no auxiliary classifier)"),
+    Preset("ResNet-50", 25_557_032, "He et al. 2016, 'Deep Residual Learning'",
+           note="≈25.6M, as counted in the torchvision reference model"),
+    Preset("AlexNet", 60_000_000, "Krizhevsky et al. 2012 (NIPS), '60 million parameters'"),
+    Preset("Transformer (base)", 65_000_000, "Vaswani et al. 2017, Table 3"),
+    Preset("BERT-base", 110_000_000, "Devlin et al. 2019 (NAACL)"),
+    Preset("GPT (GPT-1)", 117_000_000, "Radford et al. 2018; 117M as listed in Radford et al. 2019"),
+    Preset("Transformer (big)", 213_000_000, "Vaswani et al. 2017, Table 3"),
+    Preset("BERT-large", 340_000_000, "Devlin et al. 2019 (NAACL)"),
+    Preset("GPT-2", 1_542_000_000, "Radford et al. 2019, largest model (1542M)"),
+    Preset("GPT-3", 175_000_000_000, "Brown et al. 2020, 'Language Models are Few-Shot Learners'"),
+)
+OMITTED = {
+    "WaveNet": "omitted: van den Oord et al. 2016 give no single parameter count we can cite with confidence",
+    "DeepSpeech": "omitted: the size depends on the version (Hannun et al. 2014; Amodei et al. 2016) and we do not "
+                  "cite a figure we cannot check",
+}
+
+
+def _check_count(n_params) -> float:
+    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
+        raise SizeError(f"A parameter count must be a number, not {n_params!r}.")
+    if not math.isfinite(n_params) or n_params < 0:
+        raise SizeError(f"A parameter count must be a finite number ≥ 0, not {n_params!r}.")
+    return n_params
+
+
+def bytes_per_param(dtype: str) -> float:
+    key = str(dtype).strip().lower()
+    if key not in BYTES_PER_PARAM:
+        raise SizeError(f"Unknown data type {dtype!r}; choose one of {', '.join(DTYPES)}.")
+    return BYTES_PER_PARAM[key]
+
+
+def memory_bytes(n_params: float, dtype: str = "fp32") -> float:
+    """Bytes to hold the weights alone (no activations, no KV cache, no quantisation scales)."""
+    return _check_count(n_params) * bytes_per_param(dtype)
+
+
+def training_memory_bytes(n_params: float, optimizer: str = "adam") -> float:
+    """Bytes for weights + gradients + optimiser state during training; activations excluded (see module doc)."""
+    if optimizer not in OPTIMIZER_STATE_BYTES:
+        raise SizeError(f"Unknown optimiser {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}.")
+    return _check_count(n_params) * OPTIMIZER_STATE_BYTES[optimizer]
+
+
+def training_flops(n_params: float, n_tokens: float) -> float:
+    """≈ 6·N·D: forward (2N) plus backward (4N) FLOPs per token (Kaplan et al. 2020); attention terms ignored."""
+    return 6.0 * _check_count(n_params) * _check_count(n_tokens)
+
+
+def devices_needed(n_bytes: float, device_bytes: float) -> int:
+    """How many devices of ``device_bytes`` memory it takes just to hold ``n_bytes`` (ceil; 0 for 0 bytes)."""
+    if device_bytes <= 0:
+        raise SizeError("Device memory must be positive.")
+    return math.ceil(_check_count(n_bytes) / device_bytes)
+
+
+_DEC = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+_BIN = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human_bytes(n: float, binary: bool = False, digits: int = 3) -> str:
+    """``350000000000`` → ``'350 GB'`` (or ``'326 GiB'`` with binary=True); ``digits`` significant figures."""
+    n = _check_count(n)
+    base, units = (1024.0, _BIN) if binary else (1000.0, _DEC)
+    i = 0
+    while i < len(units) - 1 and n >= base:
+        n /= base
+        i += 1
+    if i == 0:
+        return f"{int(round(n))} B"
+    if float(f"{n:.{digits}g}") >= base and i < len(units) - 1:  # 999.96 GB rounds up to 1 TB
+        n /= base
+        i += 1
+    text = f"{n:.{digits}g}"
+    if "e" in text:  # only for huge values in the last unit
+        text = f"{n:.0f}"
+    return f"{text} {units[i]}"
+
+
+def human_count(n: float) -> str:
+    """``175e9`` → ``'175B'``, ``25_557_032`` → ``'25.6M'`` (three significant figures)."""
+    n = _check_count(n)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= scale * 0.9995:
+            return f"{n / scale:.3g}{suffix}"
+    return f"{n:.3g}"
+
+
+_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmbt]?)\s*$", re.IGNORECASE)
+_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+
+def parse_count(text: str) -> int:
+    """A parameter count typed by a person: ``'175B'``, ``'1.5b'``, ``'340M'``, ``'7e9'``, ``'25,557,032'``."""
+    match = _COUNT.match(str(text).replace(",", "").replace("_", ""))
+    if not match:
+        raise SizeError(f"Could not read {text!r} as a parameter count; write e.g. 175B, 340M, 1.5e9 or 25557032.")
+    return int(round(float(match.group(1)) * _SUFFIX[match.group(2).lower()]))
+
+
+def table(presets, dtypes: tuple[str, ...] = DTYPES) -> list[dict]:
+    """One row per preset: name, params, kind, source, bytes per dtype, and Adam training bytes."""
+    rows = []
+    for p in presets:
+        row = {"name": p.name, "params": p.params, "kind": p.kind, "source": p.source, "note": p.note}
+        for dtype in dtypes:
+            row[dtype] = memory_bytes(p.params, dtype)
+        row["train_adam"] = training_memory_bytes(p.params)
+        rows.append(row)
+    return rows
+
+
+def project_presets(manifest_or_cards) -> list[Preset]:
+    """This project's models as presets, from their ONNX model cards (the caller reads them; this stays pure).
+
+    Accepts a list of cards, a ``{file name: card}`` dict, or a manifest-like ``{"files": {name: entry}}`` whose
+    entries carry a ``card`` or ``parameters``. Anything without a positive integer ``parameters`` is skipped.
+    Sorted by parameter count.
+    """
+    if isinstance(manifest_or_cards, dict) and isinstance(manifest_or_cards.get("files"), dict):
+        entries = list(manifest_or_cards["files"].items())
+    elif isinstance(manifest_or_cards, dict):
+        entries = list(manifest_or_cards.items())
+    else:
+        entries = [(None, c) for c in (manifest_or_cards or [])]
+    out, seen = [], set()
+    for key, entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        card = entry.get("card") if isinstance(entry.get("card"), dict) else entry
+        params = card.get("parameters", entry.get("parameters"))
+        if isinstance(params, bool) or not isinstance(params, int) or params <= 0:
+            continue
+        name = str(card.get("name") or (key.split(".onnx")[0] if key else "model"))
+        if name in seen:
+            continue
+        seen.add(name)
+        arch = card.get("architecture")
+        out.append(Preset(name, params, f"model card of {key or name}", kind="project",
+                          note=f"this project's {arch}" if arch else "this project"))
+    return sorted(out, key=lambda p: p.params)
