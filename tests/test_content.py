@@ -109,9 +109,13 @@ def test_numbers_quoted_in_the_text_match_the_calculator(data):
     assert human_bytes(memory_bytes(175e9, "fp16")) in cost
 
 
-def test_project_map_names_real_models(data):
+def test_project_map_names_real_models_and_pages(data):
+    root = Path(__file__).resolve().parent.parent
     for item in data["project_map"]:
         assert set(item["models"]) <= set(TRAINABLE), item["id"]
+        assert item["page"].startswith("pages/") and item["page"].endswith(".py"), item["id"]
+        if (root / "pages").is_dir() and len(list((root / "pages").glob("*.py"))) >= 6:  # once the dashboard is built
+            assert (root / item["page"]).is_file(), item["page"]
 
 
 @pytest.mark.skipif(not SOURCE_TEXT.exists(), reason="the source text is not in ../shared/source")

@@ -15,9 +15,10 @@ The data lives in ``core/content/content.json`` (UTF-8). Every piece of prose is
                                                                   fixed_code is a corrected Keras listing
     references   [{n, status, as_cited: str, corrected: str, note: T}]   the source's seven references;
                                                                   status is "correct" or "corrected"
-    project_map  [{id, source_section, models: [str], title: T, body: T}]  which part of this project shows
-                                                                  which part of the source; models are names
-                                                                  from core.manifest.TRAINABLE
+    project_map  [{id, source_section, page, models: [str], title: T, body: T}]  which part of this project
+                                                                  shows which part of the source; page is the
+                                                                  Streamlit page file; models are names from
+                                                                  core.manifest.TRAINABLE
 
 (T = bilingual text.) ``load_content()`` returns the raw data; the accessors (``faq("zh")`` …) return the same
 items with every bilingual text replaced by the string in one language, ready to print.
@@ -37,7 +38,7 @@ LANGS = ("en", "zh")
 CONTENT_PATH = Path(__file__).resolve().parent / "content.json"
 SECTIONS = ("concepts", "faq", "trends", "challenges", "corrections", "references", "project_map")
 # Fields that are identifiers, formulas or code, not prose a reader would search.
-_NOT_SEARCHED = frozenset({"id", "n", "status", "models", "latex", "fixed_code", "source_section"})
+_NOT_SEARCHED = frozenset({"id", "n", "status", "models", "latex", "fixed_code", "source_section", "page"})
 
 
 class ContentError(UserError):
