@@ -1,0 +1,160 @@
+"""A real browser on the real app: `streamlit run` on a loopback port, Debian's chromium driven by Playwright.
+
+Opens every page, draws a stroke on the drawing pad and waits for the reconstruction, asserts no page shows an
+exception, and saves a screenshot of each page to docs/screenshots/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+PAGES = [  # (url path, screenshot name, a text the page shows once it has run)
+    ("", "home", "Runtime"),
+    ("Autoencoder", "autoencoder", "latent map"),
+    ("GAN", "gan", "Mode-collapse check"),
+    ("Attention", "attention", "Attention"),
+    ("Transformer", "transformer", "Transformer"),
+    ("Models", "models", "Run it yourself"),
+    ("FAQ", "faq", "calculator"),
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright (python) is not installed: pip install -r requirements-dev.txt")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no chromium at {CHROMIUM} (Debian: apt-get install chromium); the browser test needs it")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.showErrorDetails", "full"]
+    log = open(ROOT / ".pytest_cache" / "streamlit_browser.log", "w") if (ROOT / ".pytest_cache").is_dir() else None
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"streamlit did not start on {url} (exit code {proc.poll()})")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def _settle(page, timeout: float = 60.0) -> None:
+    """Wait until the script run is over: the app is mounted and the 'running' status widget is gone."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 1.0:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the page kept running for a minute")
+
+
+def _shot(page, name: str) -> None:
+    """A small full-page PNG (palette-quantised) under docs/screenshots/."""
+    from PIL import Image
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    raw = page.screenshot(full_page=True)
+    img = Image.open(io.BytesIO(raw)).convert("RGB")
+    img = img.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    img.save(SHOTS / f"{name}.png", optimize=True)
+
+
+def _no_exception(page, where: str) -> None:
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, f"{where}: {exc.first.inner_text()[:800]}"
+
+
+@pytest.mark.parametrize("path,name,marker", PAGES, ids=[p[1] for p in PAGES])
+def test_page_renders(browser, server, path, name, marker):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        _settle(page)
+        page.get_by_text(marker, exact=False).first.wait_for(timeout=30000)
+        _settle(page)
+        _no_exception(page, name)
+        _shot(page, name)
+    finally:
+        page.close()
+
+
+def test_drawing_pad_gives_a_reconstruction(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/Autoencoder?source=Draw", wait_until="domcontentloaded")
+        _settle(page)
+        canvas = page.locator("canvas[aria-label^='drawing pad']").first
+        canvas.wait_for(timeout=30000)
+        assert page.get_by_text("Lowest error").count() == 0  # nothing drawn yet, so no reconstruction
+        box = canvas.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 25):  # a "1": one vertical stroke, slightly slanted
+            page.mouse.move(x0 - i * 0.6, y0 + i * box["height"] * 0.03)
+        page.mouse.up()
+        page.get_by_text("Lowest error").first.wait_for(timeout=30000)
+        _settle(page)
+        _no_exception(page, "autoencoder after drawing")
+        assert page.get_by_text("your drawing").count() > 0
+        _shot(page, "autoencoder_drawing")
+    finally:
+        page.close()
