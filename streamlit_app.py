@@ -6,10 +6,11 @@ import onnxruntime as ort
 import streamlit as st
 
 import ui
+from core import content
 from core.manifest import read_manifest
 from core.runtime.session import available_providers
 
-ui.setup("home", "Big-Model Lab", "🧪",
+ui.setup("home", "Big-Model Lab", ":material/science:",
          "Small models trained for real on two CPU cores, exported to ONNX, and run here by onnxruntime alone.")
 
 st.markdown(
@@ -18,41 +19,29 @@ st.markdown(
     "a date-normalisation task — and lets you watch them work: draw a digit, change a seed, type a date."
 )
 
-CONCEPTS = {
-    "Neural networks": "Layers of simple units: each multiplies its inputs by learned weights, adds a bias and "
-    "applies a non-linearity. Training nudges the weights to lower a loss — the error on examples.",
-    "Deep learning": "Many such layers stacked, so each builds features out of the previous one's (strokes → "
-    "loops → digits). The features are learned from data rather than designed by hand.",
-    "Large models": "The same recipe at huge scale: hundreds of millions to hundreds of billions of parameters "
-    "(BERT, GPT, ResNet…), trained on vast data. Their memory alone is a challenge — see the calculator on the FAQ page.",
-}
-try:
-    from core.content import concepts as _concepts  # helper D's bilingual text, when present
-
-    CONCEPTS = {c["title"]["en"] if isinstance(c.get("title"), dict) else c["title"]:
-                c["body"]["en"] if isinstance(c.get("body"), dict) else c["body"] for c in _concepts()[:3]} or CONCEPTS
-except Exception:  # the home page must render even without the content package
-    pass
-
-cols = st.columns(len(CONCEPTS))
-for col, (title, text) in zip(cols, CONCEPTS.items()):
-    with col.container(border=True):
-        st.markdown(f"**{title}**")
-        st.write(text)
+LANGS = {"en": "English", "zh": "中文"}
+lang = st.radio("Language of the concepts", list(LANGS), format_func=LANGS.get, horizontal=True,
+                key=ui.param("lang", "en", str, choices=list(LANGS), scope="global"))
+with ui.guard():  # helper text lives in core/content; a broken file is reported, the rest of the page renders
+    concepts = content.concepts(lang)
+    for col, c in zip(st.columns(len(concepts)), concepts):
+        with col.container(border=True):
+            st.markdown(f"**{c['title']}**")
+            st.write(c["body"])
 
 st.subheader("Pages")
 PAGES = [
-    ("pages/1_Autoencoder.py", "Autoencoder", "🔁", "Draw or upload a digit; compare the text's MLP, a conv model and "
+    ("pages/1_Autoencoder.py", "Autoencoder", ":material/cycle:", "Draw or upload a digit; compare the text's MLP, a conv model and "
      "PCA; walk the 2-D latent map; interpolate through the 32-D code."),
-    ("pages/2_GAN.py", "GAN", "🎲", "Samples from a seed with the classifier's label and the discriminator's score; "
+    ("pages/2_GAN.py", "GAN", ":material/casino:", "Samples from a seed with the classifier's label and the discriminator's score; "
      "the training timeline; a mode-collapse check; D's verdict on your drawing."),
-    ("pages/3_Attention.py", "Attention", "🎯", "A GRU encoder–decoder with additive attention normalises dates; "
+    ("pages/3_Attention.py", "Attention", ":material/center_focus_strong:", "A GRU encoder–decoder with additive attention normalises dates; "
      "see which input characters each output character looks at."),
-    ("pages/4_Transformer.py", "Transformer", "🧠", "The same task through an encoder–decoder Transformer: self- and "
+    ("pages/4_Transformer.py", "Transformer", ":material/hub:", "The same task through an encoder–decoder Transformer: self- and "
      "cross-attention per layer and head, and a token-by-token step-through."),
-    ("pages/5_Models.py", "Models", "📦", "Every exported ONNX file: parameters, operators, metrics, sha256; parity "
+    ("pages/5_Models.py", "Models", ":material/deployed_code:", "Every exported ONNX file: parameters, operators, metrics, sha256; parity "
      "and latency on demand; downloads and snippets for Python, JavaScript and C#."),
-    ("pages/6_FAQ.py", "FAQ", "❓", "The text's questions, trends, challenges and references in English and Chinese, "
+    ("pages/6_FAQ.py", "FAQ", ":material/quiz:", "The text's questions, trends, challenges and references in English and Chinese, "
      "corrected where it is wrong; a 'how big is big' memory calculator."),
 ]
 PAGES = [p for p in PAGES if (Path(__file__).parent / p[0]).is_file()]
@@ -61,6 +50,10 @@ for row in range(0, len(PAGES), 3):
         with col.container(border=True):
             st.page_link(path, label=f"**{label}**", icon=icon)
             st.caption(text)
+
+with ui.guard(), st.expander("Which part of the tutorial each page shows"):
+    for item in content.project_map(lang):
+        st.markdown(f"**{item['title']}** (§{item['source_section']}) — {item['body']}")
 
 st.subheader("Runtime")
 try:

@@ -7,7 +7,7 @@ Images follow the ONNX convention: float in [0, 1] (or uint8), ink = 1, drawn li
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 PALETTE = (  # ten distinguishable colours, one per digit class (Plotly's D3 set)
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
+GAP_COLOR = "#f0f2f6"  # between tiles: the page's secondary background
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
@@ -53,8 +54,10 @@ def digit_grid(images: np.ndarray, captions: Sequence[str] | None = None, ncols:
     nrows = math.ceil(n / ncols)
     gap = 2 if not captions else 9
     mosaic = tile(x, ncols, gap)
-    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="x=%{x} y=%{y} ink=%{z:.2f}<extra></extra>"))
+    # uint8 travels as compact base64 (a float array with NaN gaps goes as text, ~5x larger): ink 0..254, gap 255.
+    z = np.where(np.isnan(mosaic), 255, np.rint(np.clip(np.nan_to_num(mosaic), 0, 1) * 254)).astype(np.uint8)
+    fig = go.Figure(go.Heatmap(z=z, zmin=0, zmax=255, showscale=False, hoverinfo="skip",
+                               colorscale=[[0.0, "#000000"], [254 / 255, "#ffffff"], [1.0, GAP_COLOR]]))
     if captions:
         for i, text in enumerate(captions[:n]):
             r, c = divmod(i, ncols)
@@ -87,7 +90,7 @@ def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], ms
     titles = ["input"]
     for name in names:
         err = mse[name] if mse and name in mse else float(np.mean((_as_float(recons[name]).reshape(28, 28) - x) ** 2))
-        titles += [f"{name}<br>MSE {err:.4f}", f"{name}<br>|error|"]
+        titles += [f"{name}<br>MSE {err:.4f}", "|error|"]
     fig = make_subplots(rows=1, cols=cols, subplot_titles=titles, horizontal_spacing=0.015)
     fig.add_trace(go.Heatmap(z=x, colorscale="gray", zmin=0, zmax=1, showscale=False, name="input"), 1, 1)
     for i, name in enumerate(names):
@@ -217,25 +220,18 @@ def histogram(values: np.ndarray, title: str = "", x_title: str = "", nbins: int
     return fig
 
 
-def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights alone") -> go.Figure:
-    """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes."""
+def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights alone",
+                fmt: Callable[[float], str] = lambda n: f"{n:.3g} B") -> go.Figure:
+    """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes; ``fmt`` writes the bar labels."""
     names = [r["name"] for r in rows]
     fig = go.Figure()
     for dtype, color in (("fp32", "#1f77b4"), ("fp16", "#ff7f0e"), ("int8", "#2ca02c")):
         vals = [r[dtype] for r in rows]
         fig.add_trace(go.Bar(x=names, y=vals, name=dtype, marker_color=color,
-                             text=[human_bytes(v) for v in vals], textposition="outside", cliponaxis=False))
+                             text=[fmt(v) for v in vals], textposition="outside", cliponaxis=False))
     fig.update_yaxes(type="log", title="bytes")
     fig.update_layout(title=title or None, barmode="group", margin=_MARGIN, height=380)
     return fig
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} TB"
 
 
 def _show(token: str) -> str:

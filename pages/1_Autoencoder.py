@@ -10,7 +10,7 @@ from core.runtime import mnist
 from core.runtime.mnist import load_pca
 from ui.inputs import digit_input, examples
 
-ui.setup("autoencoder", "Autoencoder", "🔁",
+ui.setup("autoencoder", "Autoencoder", ":material/cycle:",
          "An autoencoder squeezes a 784-pixel digit through a small code z and rebuilds it; what survives the "
          "squeeze is what the code has learned.")
 
@@ -34,7 +34,7 @@ with right:
         batch = mnist.to_model_input(x)
         recons, mse, z_dims = {}, {}, []
         with ui.Timer() as t:
-            for label, (enc, dec) in (("MLP (the text's)", pair[0:2]), ("conv", pair[2:4])):
+            for label, (enc, dec) in (("MLP", pair[0:2]), ("conv", pair[2:4])):
                 z, r = mnist.reconstruct(enc, dec, batch)
                 recons[f"{label} · z={z.shape[1]}"] = r[0, 0]
                 z_dims.append(z.shape[1])

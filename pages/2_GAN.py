@@ -9,7 +9,7 @@ from core.figures import class_histogram, digit_grid, loss_curves
 from core.runtime import mnist
 from ui.inputs import digit_input
 
-ui.setup("gan", "GAN", "🎲",
+ui.setup("gan", "GAN", ":material/casino:",
          "A generator G turns 100 random numbers into a digit; a discriminator D learns to tell G's digits from real "
          "ones, and G learns to fool it. The classifier (trained separately on real digits) labels what G makes.")
 

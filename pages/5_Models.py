@@ -7,11 +7,12 @@ import streamlit as st
 
 import ui
 from core import EXPORTED
-from core.figures import bars, human_bytes
+from core.figures import bars
+from core.sizecalc import human_bytes
 from core.manifest import read_manifest
 from ui import tools
 
-ui.setup("models", "Models", "📦", "Every exported ONNX file, as onnxruntime sees it. Parity and latency run on the "
+ui.setup("models", "Models", ":material/deployed_code:", "Every exported ONNX file, as onnxruntime sees it. Parity and latency run on the "
          "sidebar's execution provider.")
 
 try:

@@ -24,6 +24,11 @@ PROVIDERS = {"Auto": "auto", "CUDA": "cuda", "CPU": "cpu"}
 _PAGE = "_ui_page"  # session-state key: the id of the page now running
 _USED = "_ui_used"  # session-state key: {model: (providers, note)} loaded on this run
 _KEEP = "_ui_keep."  # prefix: last value of each view parameter, kept across page switches
+# The pages folder names the entry page after its file ("streamlit app"); show "Home" without st.navigation.
+_CSS = """<style>
+[data-testid="stSidebarNav"] li:first-child a span { font-size: 0; }
+[data-testid="stSidebarNav"] li:first-child a span::after { content: "Home"; font-size: 0.875rem; }
+</style>"""
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -33,6 +38,7 @@ def setup(page: str, title: str, icon: str, intro: str | None = None) -> str:
     st.set_page_config(page_title=f"{title} · Big-Model Lab", page_icon=icon, layout="wide")
     st.session_state[_PAGE] = page
     st.session_state[_USED] = {}
+    st.markdown(_CSS, unsafe_allow_html=True)
     st.title(f"{icon} {title}")
     if intro:
         st.caption(intro)
@@ -67,10 +73,15 @@ def _show_used() -> None:
     used = st.session_state.get(_USED, {})
     if slot is None or not used:
         return
-    lines = [f"- `{name}` → {', '.join(_short(p) for p in provs)}" for name, (provs, _) in sorted(used.items())]
+    groups: dict[str, list[str]] = {}
+    for name, (provs, _) in sorted(used.items()):
+        groups.setdefault(" → ".join(_short(p) for p in provs), []).append(name.replace(".onnx", ""))
     notes = sorted({note for _, note in used.values() if note})
     with slot.container():
-        st.markdown("**Sessions on this page run on**\n" + "\n".join(lines))
+        st.markdown("**This page's sessions run on**")
+        for provs, names in groups.items():
+            st.markdown(f":material/memory: **{provs}** — {len(names)} session{'s' if len(names) != 1 else ''}",
+                        help="session.get_providers() of: " + ", ".join(names))
         for note in notes:
             st.warning(note)
 
@@ -93,13 +104,14 @@ def _cached_model(name: str, provider: str, stamp: tuple) -> LoadedModel:
     return load_model(name, provider)  # verifies the sha256 against the manifest once per file version
 
 
-def model(name: str) -> LoadedModel | None:
+def model(name: str, quiet: bool = False) -> LoadedModel | None:
     """The verified ONNX session of ``exported/<name>`` on the sidebar's provider, or None after showing why not."""
     prov = provider()
     try:
         m = _cached_model(name, prov, _stamp(name))
     except UserError as exc:
-        st.error(str(exc))
+        if not quiet:
+            st.error(str(exc))
         return None
     st.session_state.setdefault(_USED, {})[name] = (list(m.providers), m.note)
     _show_used()
@@ -203,7 +215,7 @@ def timing(label: str, ms: float, m: LoadedModel | Sequence[LoadedModel] | None 
         ms_list = m if isinstance(m, (list, tuple)) else [m]
         provs = sorted({_short(x.providers[0]) for x in ms_list if x and x.providers})
         where = f" on {', '.join(provs)}" if provs else ""
-    st.caption(f"⏱ {label}: **{ms:.1f} ms**{where}")
+    st.caption(f":material/timer: {label}: **{ms:.1f} ms**{where}")
 
 
 def chart(fig, key: str, filename: str | None = None, **kwargs) -> Any:

@@ -1,0 +1,78 @@
+"""The pure Plotly builders: right traces, right data, labels that survive repeated characters."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from core import figures as F
+
+
+def test_tile_and_digit_grid():
+    imgs = np.stack([np.full((28, 28), i / 10, np.float32) for i in range(10)])
+    mosaic = F.tile(imgs, ncols=4, gap=2)
+    assert mosaic.shape == (3 * 30 - 2, 4 * 30 - 2)
+    assert mosaic[0, 0] == 0.0 and mosaic[0, 30] == pytest.approx(0.1) and np.isnan(mosaic[0, 28])
+    assert np.isnan(mosaic[-1, -1])  # the last row has only 2 of 4 tiles
+    fig = F.digit_grid(imgs, captions=[f"#{i}" for i in range(10)], ncols=5)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 1
+    assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(10)]
+    z = np.asarray(fig.data[0].z)
+    assert z.dtype == np.uint8 and z[0, 0] == 0 and z[0, 37] == round(0.1 * 254) and (z == 255).any()  # 255 = gap
+    u8 = F.digit_grid((imgs * 255).astype(np.uint8), ncols=5)
+    assert np.asarray(u8.data[0].z)[0, 30 * 4 + 5] == round(0.4 * 254)  # uint8 input is scaled the same way
+
+
+def test_reconstruction_panel_titles_carry_each_mse():
+    x = np.zeros((28, 28), np.float32)
+    r = np.full((1, 1, 28, 28), 0.5, np.float32)
+    fig = F.reconstruction_panel(x, {"MLP": r, "PCA": np.zeros((28, 28))})
+    assert len(fig.data) == 1 + 2 * 2
+    titles = [a.text for a in fig.layout.annotations]
+    assert "MSE 0.2500" in titles[1] and "MSE 0.0000" in titles[3]
+    err = np.asarray(fig.data[2].z)
+    assert err.max() == pytest.approx(0.5)
+
+
+def test_latent_scatter_groups_by_label_with_indices():
+    z = np.random.default_rng(0).normal(size=(50, 2))
+    labels = np.arange(50) % 10
+    fig = F.latent_scatter(z, labels, selected=(0.1, -0.2))
+    assert len(fig.data) == 11
+    assert list(fig.data[3].customdata) == list(range(3, 50, 10))
+    assert fig.data[-1].x == (0.1,)
+
+
+def test_attention_heatmap_keeps_repeated_characters_apart():
+    w = np.eye(4, 5)
+    fig = F.attention_heatmap(w, ["1", "1", " ", "2", "1"], ["2", "0", "0", "<eos>"])
+    xs, ys = list(fig.data[0].x), list(fig.data[0].y)
+    assert len(set(xs)) == 5 and len(set(ys)) == 4
+    assert xs[2] == "␣" and xs[1].startswith("1") and xs[1] != xs[0]
+    assert np.asarray(fig.data[0].z).shape == (4, 5)
+
+
+def test_attention_grid_one_panel_per_layer_and_head():
+    w = np.random.default_rng(1).random((2, 4, 3, 5))
+    fig = F.attention_grid(w, list("abcde"), list("xyz"))
+    assert len(fig.data) == 8
+    np.testing.assert_allclose(np.asarray(fig.data[5].z), w[1, 1])
+    assert len(F.attention_grid(w[0], list("abcde"), list("xyz")).data) == 4
+
+
+def test_bars_histogram_and_loss_curves():
+    fig = F.bars([0.1, 0.7, 0.2], ["a", "b", "c"], highlight=1)
+    assert list(fig.data[0].y) == [0.1, 0.7, 0.2] and fig.data[0].marker.color[1] != fig.data[0].marker.color[0]
+    h = F.class_histogram(np.array([100] * 10))
+    assert list(h.data[0].y) == [100] * 10
+    rows = [{"epoch": e, "loss_d": 1 / e, "loss_g": 2.0} for e in range(1, 4)]
+    lc = F.loss_curves(rows, ["loss_d", "loss_g"], marker_epoch=2)
+    assert [t.name for t in lc.data] == ["loss_d", "loss_g"] and list(lc.data[0].x) == [1, 2, 3]
+    assert len(F.loss_curves(rows).data) == 2  # keys found by themselves
+    assert len(F.histogram(np.arange(10)).data) == 1
+
+
+def test_memory_bars_log_scale_and_labels():
+    rows = [{"name": "m", "fp32": 4e9, "fp16": 2e9, "int8": 1e9}]
+    fig = F.memory_bars(rows, fmt=lambda n: f"{n / 1e9:.0f} GB")
+    assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data] == ["fp32", "fp16", "int8"]
+    assert fig.data[0].text == ("4 GB",)

@@ -1,0 +1,86 @@
+"""What the two date pages share: the cached sequence models, the preset dates, and the input box."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import streamlit as st
+
+import ui
+from core import EXPORTED
+from core.errors import UserError
+from core.runtime.decode import SeqModel, load_seq_model
+
+_DAYS = (date(1969, 7, 20), date(2026, 11, 28), date(1999, 12, 31), date(2004, 2, 29), date(1912, 4, 15))
+_PICKS = (  # (format, case): a spread of the formats the models were trained on
+    ("d_month_y", "title"), ("month_d_y", "title"), ("weekday_month_d_y", "title"), ("dd.mm.yyyy", "lower"),
+    ("mm/dd/yyyy", "lower"), ("yyyy/mm/dd", "lower"), ("dth_of_month_y", "lower"), ("wkd_d_mon_y", "upper"),
+    ("d-mon-y", "lower"), ("month_dth_y", "upper"),
+)
+
+
+@st.cache_data(show_spinner=False)
+def presets() -> dict[str, str]:
+    """{input text: expected ISO date}: exported/dates_examples.json when present, else rendered from core.data.dates."""
+    path = EXPORTED / "dates_examples.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        items = raw.get("examples", raw) if isinstance(raw, dict) else raw
+        out = {str(e["source"]): str(e["target"]) for e in items if isinstance(e, dict) and "source" in e}
+        if out:
+            return out
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from core.data.dates import iso, render
+
+    return {render(d, fmt, case): iso(d) for i, d in enumerate(_DAYS) for fmt, case in _PICKS[i::len(_DAYS)]}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_seq(kind: str, provider: str, stamp: tuple) -> SeqModel:
+    return load_seq_model(kind, provider)
+
+
+def seq_model(kind: str) -> SeqModel | None:
+    """The date model ``kind`` ("seq2seq_attention" | "transformer") on the sidebar's provider; None after an error."""
+    files = (f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx")
+    try:
+        m = _cached_seq(kind, ui.provider(), tuple(ui._stamp(f) for f in files))
+    except UserError as exc:
+        st.error(str(exc))
+        return None
+    used = st.session_state.setdefault(ui._USED, {})
+    for f, part in zip(files, (m.encoder, m.step)):
+        if part is not None:
+            used[f] = (list(part.providers), part.note)
+    ui._show_used()
+    return m
+
+
+def date_input(default: str | None = None) -> str:
+    """A preset picker plus a free-text box; the text lives in the URL as ``?text=``."""
+    options = list(presets())
+    default = default or (options[0] if options else "28 November 2026")
+    key = ui.param("text", default, str)
+
+    def pick() -> None:
+        choice = st.session_state.get(_preset_key())
+        if choice:
+            ui.put("text", choice)
+
+    c1, c2 = st.columns([1, 1])
+    c1.selectbox("Preset", options, index=None, placeholder="choose a date format…", key=_preset_key(),
+                 on_change=pick)
+    text = c2.text_input("Date, as a person might write it", key=key, max_chars=64,
+                         help="Letters, digits, space and , - . / — up to 32 characters.")
+    return text
+
+
+def _preset_key() -> str:
+    return f"{st.session_state.get('_ui_page', 'page')}.preset"
+
+
+def expected(text: str) -> str | None:
+    """The true ISO date when ``text`` is one of the presets."""
+    return presets().get(text.strip())
