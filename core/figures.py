@@ -25,11 +25,9 @@ def _as_float(images: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
 
 
-def _image_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
-    kw = dict(row=row, col=col) if row else {}
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, **kw)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-                     scaleanchor="x" if not row else None, **kw)
+def _image_axes(fig: go.Figure) -> None:
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
 
 
 def tile(images: np.ndarray, ncols: int, gap: int = 2) -> np.ndarray:
@@ -99,11 +97,11 @@ def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], ms
         fig.add_trace(go.Heatmap(z=np.abs(r - x), colorscale="Reds", zmin=0, zmax=1, showscale=(i == len(names) - 1),
                                  colorbar=dict(title="|err|", thickness=10), name=f"{name} error"), 1, 3 + 2 * i)
     for c in range(1, cols + 1):
-        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=1, col=c)
-        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-                         scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c)
+        fig.update_xaxes(visible=False, constrain="domain", row=1, col=c)
+        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if c == 1 else c}",
+                         constrain="domain", row=1, col=c)
     fig.update_annotations(font_size=12)
-    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=240)
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=280)
     return fig
 
 
@@ -222,15 +220,17 @@ def histogram(values: np.ndarray, title: str = "", x_title: str = "", nbins: int
 
 def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights alone",
                 fmt: Callable[[float], str] = lambda n: f"{n:.3g} B") -> go.Figure:
-    """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes; ``fmt`` writes the bar labels."""
+    """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes; ``fmt`` writes hovers and ticks."""
     names = [r["name"] for r in rows]
     fig = go.Figure()
     for dtype, color in (("fp32", "#1f77b4"), ("fp16", "#ff7f0e"), ("int8", "#2ca02c")):
         vals = [r[dtype] for r in rows]
-        fig.add_trace(go.Bar(x=names, y=vals, name=dtype, marker_color=color,
-                             text=[fmt(v) for v in vals], textposition="outside", cliponaxis=False))
-    fig.update_yaxes(type="log", title="bytes")
-    fig.update_layout(title=title or None, barmode="group", margin=_MARGIN, height=380)
+        fig.add_trace(go.Bar(x=names, y=vals, name=dtype, marker_color=color, customdata=[fmt(v) for v in vals],
+                             hovertemplate=f"%{{x}}<br>{dtype}: %{{customdata}}<extra></extra>"))
+    ticks = [10.0 ** k for k in range(0, 16, 3)]
+    fig.update_yaxes(type="log", title="bytes", tickvals=ticks, ticktext=[fmt(t) for t in ticks])
+    fig.update_layout(title=title or None, barmode="group", margin=_MARGIN, height=400,
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
 
 

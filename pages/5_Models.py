@@ -37,7 +37,7 @@ for name in names:
         "operators": sum((entry.get("ops") or {}).values()) or None,
         "runs on": ", ".join(p.replace("ExecutionProvider", "") for p in (m.providers if m else [])),
     })
-st.dataframe(rows, hide_index=True, width="stretch")
+ui.table(rows, {"parameters": "r", "operators": "r", "opset": "r", "sha256 ok": "c"})
 
 key = ui.param("model", names[0], str, choices=names)
 name = st.selectbox("Model file", names, key=key)
@@ -55,14 +55,14 @@ with left:
         f"{human_bytes(entry['bytes'])} · opset {entry.get('opset', '?')} · IR {entry.get('ir_version', '?')}"
         if isinstance(card.get("parameters"), int) else f"{human_bytes(entry['bytes'])} · opset {entry.get('opset', '?')}"
     )
-    st.markdown(f"sha256 `{entry['sha256']}` ✅ matches the manifest · rebuild: `{entry['rebuild']}`")
+    st.markdown(f"sha256 `{entry['sha256']}` — :green[:material/verified: matches the manifest] · rebuild: `{entry['rebuild']}`")
     st.markdown("**Inputs and outputs** (from onnxruntime)")
-    st.dataframe(tools.io_table(m), hide_index=True, width="stretch")
+    ui.table(tools.io_table(m))
     metrics = card.get("metrics") or {}
     if metrics:
         st.markdown("**Metrics from the model card**")
         flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
-        st.dataframe([{"metric": k, "value": v} for k, v in flat.items()], hide_index=True, width="stretch")
+        ui.table([{"metric": k, "value": v} for k, v in flat.items()], {"value": "r"})
         nested = {k: v for k, v in metrics.items() if k not in flat}
         if nested:
             st.json(nested, expanded=False)
@@ -90,7 +90,7 @@ with c1:
             ok = all(r["ok"] for r in res)
             (st.success if ok else st.error)(
                 f"{'All outputs match' if ok else 'Mismatch'} (tolerance 1e-4) on {', '.join(m.providers)}.")
-            st.dataframe(res, hide_index=True, width="stretch")
+            ui.table(res, {"max_abs_diff": "r"})
             ui.timing("parity run", t.ms, m)
 with c2:
     nkey = ui.param("runs", 50, int, lo=5, hi=1000)

@@ -65,8 +65,8 @@ with ui.guard():
         st.header(t("corrections"))
         for item in sections["corrections"]:
             with st.expander(f"§{item['section']} · {item['topic']}", expanded=bool(query)):
-                st.markdown(f"❌ **{t('source_says')}:** {item['source_says']}")
-                st.markdown(f"✅ **{t('correct')}:** {item['correct']}")
+                st.markdown(f":red[:material/close: **{t('source_says')}:**] {item['source_says']}")
+                st.markdown(f":green[:material/check: **{t('correct')}:**] {item['correct']}")
                 if item.get("latex"):
                     st.latex(item["latex"])
                 st.caption(f"{t('why')}: {item['why']}")
@@ -104,30 +104,28 @@ def project_models() -> list:
 
 presets = project_models() + list(sc.PRESETS)
 by_name = {p.name: p for p in presets}
-c1, c2 = st.columns([1, 2], gap="large")
-with c1:
-    raw = st.text_input("Parameters", key=ui.param("params", "175B", str),
-                        help="A count like 175B, 340M, 1.5e9 or 25,557,032.")
-    with ui.guard():
-        n = sc.parse_count(raw)
-        st.markdown(f"**{sc.human_count(n)} parameters** ({n:,})")
-        m1, m2, m3 = st.columns(3)
-        for col, dtype in zip((m1, m2, m3), ("fp32", "fp16", "int8")):
-            col.metric(dtype, sc.human_bytes(sc.memory_bytes(n, dtype)))
-        train = sc.training_memory_bytes(n)
-        gpus = sc.devices_needed(sc.memory_bytes(n, "fp16"), 80e9)
-        st.markdown(f"Training with Adam: **{sc.human_bytes(train)}** before activations. At fp16 the weights "
-                    f"alone need **{gpus}** × 80 GB accelerator{'s' if gpus != 1 else ''}.")
-with c2:
-    default = [p.name for p in presets if p.kind == "project"][-2:] + ["ResNet-50", "BERT-base", "GPT-2", "GPT-3"]
-    chosen = st.multiselect("Compare", list(by_name), default=[d for d in default if d in by_name],
-                            key="faq.compare")
-    rows = sc.table([by_name[c] for c in chosen], ("fp32", "fp16", "int8"))
-    if rows:
-        ui.chart(memory_bars(rows, fmt=sc.human_bytes), key="memory", filename="model_memory")
-st.dataframe([{"model": r["name"], "parameters": sc.human_count(r["params"]), "fp32": sc.human_bytes(r["fp32"]),
+raw = st.text_input("Parameters", key=ui.param("params", "175B", str),
+                    help="A count like 175B, 340M, 1.5e9 or 25,557,032.")
+with ui.guard():
+    n = sc.parse_count(raw)
+    cols = st.columns(4)
+    for col, dtype in zip(cols, ("fp32", "fp16", "int8")):
+        col.metric(dtype, sc.human_bytes(sc.memory_bytes(n, dtype)))
+    cols[3].metric("training (Adam)", sc.human_bytes(sc.training_memory_bytes(n)),
+                   help="Weights, gradients and Adam's two moments in fp32: 16 bytes per parameter, activations excluded.")
+    gpus = sc.devices_needed(sc.memory_bytes(n, "fp16"), 80e9)
+    st.markdown(f"**{sc.human_count(n)} parameters** ({n:,}). At fp16 the weights alone fill **{gpus}** × 80 GB "
+                f"accelerator{'s' if gpus != 1 else ''}; training needs several times more.")
+default = [p.name for p in presets if p.kind == "project"][-2:] + ["ResNet-50", "BERT-base", "GPT-2", "GPT-3"]
+chosen = st.multiselect("Compare", list(by_name), default=[d for d in default if d in by_name], key="faq.compare")
+rows = sc.table([by_name[c] for c in chosen], ("fp32", "fp16", "int8"))
+if rows:
+    ui.chart(memory_bars(rows, fmt=sc.human_bytes), key="memory", filename="model_memory")
+with st.expander("All presets"):
+    ui.table([{"model": r["name"], "parameters": sc.human_count(r["params"]), "fp32": sc.human_bytes(r["fp32"]),
                "fp16": sc.human_bytes(r["fp16"]), "int8": sc.human_bytes(r["int8"]),
-               "training (Adam)": sc.human_bytes(r["train_adam"]), "kind": r["kind"], "source": r["source"]}
-              for r in sc.table(presets, ("fp32", "fp16", "int8"))], hide_index=True, width="stretch")
+               "training (Adam)": sc.human_bytes(r["train_adam"]), "source": r["source"]}
+              for r in sc.table(presets, ("fp32", "fp16", "int8"))],
+             {k: "r" for k in ("parameters", "fp32", "fp16", "int8", "training (Adam)")})
 if sc.OMITTED:
     st.caption(" · ".join(f"{k}: {v}" for k, v in sc.OMITTED.items()))

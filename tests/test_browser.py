@@ -27,7 +27,7 @@ PAGES = [  # (url path, screenshot name, a text the page shows once it has run)
     ("Attention", "attention", "Attention"),
     ("Transformer", "transformer", "Transformer"),
     ("Models", "models", "Run it yourself"),
-    ("FAQ", "faq", "calculator"),
+    ("FAQ", "faq", "How big is big"),
 ]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -111,9 +111,18 @@ def _shot(page, name: str) -> None:
     from PIL import Image
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    raw = page.screenshot(full_page=True)
+    # Streamlit scrolls inside its main block, not the document: grow the viewport to the content, then shoot.
+    height = page.evaluate("""() => {
+        const m = document.querySelector('[data-testid="stMainBlockContainer"]');
+        return m ? m.scrollHeight : document.body.scrollHeight; }""")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": int(min(max(900, height + 80), 7000))})
+    time.sleep(1.0)  # Plotly re-lays out its charts on resize
+    _settle(page)
+    raw = page.screenshot()
     img = Image.open(io.BytesIO(raw)).convert("RGB")
-    img = img.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    img = img.resize((int(img.width * 0.75), int(img.height * 0.75)), Image.Resampling.LANCZOS)
+    img = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     img.save(SHOTS / f"{name}.png", optimize=True)
 
 

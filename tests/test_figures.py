@@ -75,4 +75,4 @@ def test_memory_bars_log_scale_and_labels():
     rows = [{"name": "m", "fp32": 4e9, "fp16": 2e9, "int8": 1e9}]
     fig = F.memory_bars(rows, fmt=lambda n: f"{n / 1e9:.0f} GB")
     assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data] == ["fp32", "fp16", "int8"]
-    assert fig.data[0].text == ("4 GB",)
+    assert fig.data[0].customdata == ("4 GB",) and "1 GB" in fig.layout.yaxis.ticktext

@@ -26,8 +26,8 @@ _USED = "_ui_used"  # session-state key: {model: (providers, note)} loaded on th
 _KEEP = "_ui_keep."  # prefix: last value of each view parameter, kept across page switches
 # The pages folder names the entry page after its file ("streamlit app"); show "Home" without st.navigation.
 _CSS = """<style>
-[data-testid="stSidebarNav"] li:first-child a span { font-size: 0; }
-[data-testid="stSidebarNav"] li:first-child a span::after { content: "Home"; font-size: 0.875rem; }
+[data-testid="stSidebarNav"] span[label="streamlit app"] p { font-size: 0 !important; }
+[data-testid="stSidebarNav"] span[label="streamlit app"] p::after { content: "Home"; font-size: 0.875rem; }
 </style>"""
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -223,6 +223,28 @@ def chart(fig, key: str, filename: str | None = None, **kwargs) -> Any:
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"],
                                                        "filename": filename or key}}
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+def table(rows: Sequence[dict], align: dict[str, str] | None = None) -> None:
+    """A small table as Markdown: no pandas/pyarrow import (st.dataframe would add ~70 MB to the server)."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    align = align or {}
+
+    def cell(v: Any) -> str:
+        if isinstance(v, bool):
+            return ":green[:material/check:]" if v else ":red[:material/close:]"
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        elif isinstance(v, int):
+            v = f"{v:,}"
+        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cols) + " |"
+    rule = "|" + "|".join({"r": "---:", "c": ":---:"}.get(align.get(c, ""), "---") for c in cols) + "|"
+    body = ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
+    st.markdown("\n".join([head, rule, *body]))
 
 
 def to_csv(matrix: np.ndarray, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,

@@ -1,0 +1,146 @@
+"""Dashboard benchmark (not a test): server-side rerun time per page, and the server's memory after every page.
+
+1. Rerun time: each page runs under Streamlit's AppTest (the same ScriptRunner a server uses, no browser): one
+   warm-up run (opens and verifies the ONNX sessions, fills the caches), then --reruns timed reruns. Target: < 300 ms.
+2. Memory: a real `streamlit run` server on a loopback port; headless chromium opens every page in turn (and draws on
+   the Autoencoder pad); then the server process's RSS (psutil, children included). Target: < 250 MB.
+
+    python benchmarks/app_bench.py [--reruns 10] [--no-browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PAGES = {"Home": "streamlit_app.py", "Autoencoder": "pages/1_Autoencoder.py", "GAN": "pages/2_GAN.py",
+         "Attention": "pages/3_Attention.py", "Transformer": "pages/4_Transformer.py", "Models": "pages/5_Models.py",
+         "FAQ": "pages/6_FAQ.py"}
+CHROMIUM = "/usr/bin/chromium"
+
+
+def rerun_times(reruns: int) -> dict[str, list[float]]:
+    from streamlit.testing.v1 import AppTest
+
+    out = {}
+    for name, path in PAGES.items():
+        at = AppTest.from_file(str(ROOT / path), default_timeout=300)
+        at.run()  # warm-up: sessions opened and verified, caches filled
+        if at.exception:
+            print(f"  {name}: exception {at.exception[0].value}", file=sys.stderr)
+        times = []
+        for _ in range(reruns):
+            t0 = time.perf_counter()
+            at.run()
+            times.append((time.perf_counter() - t0) * 1000.0)
+        out[name] = times
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    import psutil
+
+    p = psutil.Process(pid)
+    return (p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))) / 2**20
+
+
+def server_memory() -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        res = {"after start": _rss_mb(proc.pid)}
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"])
+            page = b.new_page(viewport={"width": 1400, "height": 1000})
+            for name, path in PAGES.items():
+                slug = "" if name == "Home" else Path(path).stem.split("_", 1)[1]
+                page.goto(f"{url}/{slug}", wait_until="domcontentloaded")
+                page.wait_for_selector('[data-testid="stMain"]', timeout=60000)
+                _wait_idle(page)
+                if name == "Autoencoder":
+                    page.goto(f"{url}/{slug}?source=Draw", wait_until="domcontentloaded")
+                    canvas = page.locator("canvas[aria-label^='drawing pad']").first
+                    canvas.wait_for(timeout=60000)
+                    box = canvas.bounding_box()
+                    page.mouse.move(box["x"] + 110, box["y"] + 30)
+                    page.mouse.down()
+                    for i in range(20):
+                        page.mouse.move(box["x"] + 110 - i, box["y"] + 30 + i * 8)
+                    page.mouse.up()
+                    _wait_idle(page)
+                res[f"after {name}"] = _rss_mb(proc.pid)
+            b.close()
+        time.sleep(1.0)
+        res["after all pages"] = _rss_mb(proc.pid)
+        return res
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _wait_idle(page, timeout: float = 120.0) -> None:
+    deadline, quiet = time.time() + timeout, None
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count():
+            quiet = None
+        elif quiet is None:
+            quiet = time.time()
+        elif time.time() - quiet > 1.0:
+            return
+        time.sleep(0.2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reruns", type=int, default=10)
+    ap.add_argument("--no-browser", action="store_true", help="skip the memory measurement (needs chromium)")
+    args = ap.parse_args()
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"\nServer-side rerun time after warm-up (AppTest, {args.reruns} reruns; target < 300 ms)")
+    print(f"{'page':<12} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+    worst = 0.0
+    for name, t in rerun_times(args.reruns).items():
+        p95 = sorted(t)[max(0, int(round(0.95 * len(t))) - 1)]
+        worst = max(worst, statistics.median(t))
+        print(f"{name:<12} {statistics.median(t):>10.1f} {p95:>8.1f} {max(t):>8.1f}")
+    print(f"slowest median: {worst:.1f} ms -> {'OK' if worst < 300 else 'ABOVE TARGET'}")
+    if args.no_browser or not os.path.exists(CHROMIUM):
+        print("\n(memory measurement skipped: --no-browser or no chromium)")
+        return
+    print("\nServer memory (RSS incl. children, MB; target < 250 MB after every page)")
+    mem = server_memory()
+    for k, v in mem.items():
+        print(f"  {k:<22} {v:7.1f}")
+    print(f"after all pages: {mem['after all pages']:.1f} MB -> {'OK' if mem['after all pages'] < 250 else 'ABOVE TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
