@@ -137,9 +137,12 @@ def attention_heatmap(weights: np.ndarray, x_labels: Sequence[str], y_labels: Se
     fig = go.Figure(go.Heatmap(z=w, x=xs, y=ys, colorscale="Blues", zmin=0, zmax=max(1e-6, float(np.nanmax(w))),
                                colorbar=dict(title="weight", thickness=12),
                                hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>weight %{{z:.3f}}<extra></extra>"))
-    fig.update_xaxes(title=x_title, type="category", tickangle=0, side="top")
-    fig.update_yaxes(title=y_title, type="category", autorange="reversed")
-    fig.update_layout(title=title or None, margin=dict(l=10, r=10, t=80 if title else 50, b=10),
+    # every character labelled (Plotly would skip some on narrow charts)
+    fig.update_xaxes(title=x_title, type="category", tickangle=0, tickmode="array", tickvals=xs, ticktext=xs,
+                     tickfont_size=10)
+    fig.update_yaxes(title=y_title, type="category", autorange="reversed", tickmode="array", tickvals=ys, ticktext=ys,
+                     tickfont_size=10)
+    fig.update_layout(title=title or None, margin=dict(l=10, r=10, t=70 if title else 20, b=10),
                       height=height or max(260, 22 * len(ys) + 140))
     return fig
 

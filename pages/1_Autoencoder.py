@@ -64,8 +64,8 @@ if m2 is not None and ex is not None:
     def on_pick() -> None:
         pts = st.session_state["latent_map"].selection.get("points", [])
         if pts and "x" in pts[0]:
-            ui.put("z1", round(float(pts[0]["x"]), 2))
-            ui.put("z2", round(float(pts[0]["y"]), 2))
+            ui.put("z1", round(float(pts[0]["x"]), 2), in_callback=True)
+            ui.put("z2", round(float(pts[0]["y"]), 2), in_callback=True)
 
     c1, c2 = st.columns([3, 1], gap="large")
     with c2:

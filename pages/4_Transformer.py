@@ -27,7 +27,7 @@ with ui.guard():
     c1.metric("Output", d.output or "∅")
     if want is not None:
         c2.metric("Expected", want, "correct" if d.output == want else "wrong",
-                  delta_color="normal" if d.output == want else "inverse")
+                  delta_color="green" if d.output == want else "red", delta_arrow="off")
     with c3:
         ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", t.ms, [model.encoder, model.step])
 

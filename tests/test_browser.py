@@ -167,3 +167,28 @@ def test_drawing_pad_gives_a_reconstruction(browser, server):
         _shot(page, "autoencoder_drawing")
     finally:
         page.close()
+
+
+def test_clicking_the_latent_map_decodes_that_point(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/Autoencoder", wait_until="domcontentloaded")
+        _settle(page)
+        points = page.locator(".js-plotly-plot .scatterlayer .point")
+        points.first.wait_for(timeout=30000)
+        before = page.evaluate("() => window.location.search")
+        thumbs = page.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()[:2]
+        target = points.nth(points.count() // 3)
+        target.scroll_into_view_if_needed()
+        box = target.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        deadline = time.time() + 30
+        while time.time() < deadline and page.evaluate("() => window.location.search") == before:
+            time.sleep(0.3)
+        _settle(page)
+        _no_exception(page, "autoencoder after clicking the latent map")
+        after = page.evaluate("() => window.location.search")
+        assert after != before, "the clicked point did not reach the URL"
+        assert page.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()[:2] != thumbs
+    finally:
+        page.close()

@@ -77,6 +77,8 @@ def _show_used() -> None:
     for name, (provs, _) in sorted(used.items()):
         groups.setdefault(" → ".join(_short(p) for p in provs), []).append(name.replace(".onnx", ""))
     notes = sorted({note for _, note in used.values() if note})
+    if provider() == "cuda" and "CUDAExecutionProvider" not in available_providers():
+        notes = []  # the sidebar already says so, once
     with slot.container():
         st.markdown("**This page's sessions run on**")
         for provs, names in groups.items():
@@ -187,12 +189,17 @@ def get(name: str, scope: str | None = None) -> Any:
     return st.session_state.get(_key(name, scope))
 
 
-def put(name: str, value: Any, scope: str | None = None) -> None:
-    """Set a view value from code (call it in a callback or before its widget is drawn)."""
+def put(name: str, value: Any, scope: str | None = None, in_callback: bool = False) -> None:
+    """Set a view value from code: in a widget callback (``in_callback=True``) or before its widget is drawn.
+
+    A query-param change made inside a callback does not reach the browser's address bar, so there the URL is
+    left to ``param()`` on the rerun that follows (it writes whatever differs).
+    """
     key = _key(name, scope)
     st.session_state[key] = value
     st.session_state[_KEEP + key] = value
-    st.query_params[name] = str(value)
+    if not in_callback:
+        st.query_params[name] = str(value)
 
 
 # ------------------------------------------------------------------------------------- timing, charts, downloads

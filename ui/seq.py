@@ -20,14 +20,19 @@ _PICKS = (  # (format, case): a spread of the formats the models were trained on
 )
 
 
-@st.cache_data(show_spinner=False)
 def presets() -> dict[str, str]:
     """{input text: expected ISO date}: exported/dates_examples.json when present, else rendered from core.data.dates."""
+    return _presets(ui._stamp("dates_examples.json"))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _presets(stamp: tuple) -> dict[str, str]:
     path = EXPORTED / "dates_examples.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         items = raw.get("examples", raw) if isinstance(raw, dict) else raw
-        out = {str(e["source"]): str(e["target"]) for e in items if isinstance(e, dict) and "source" in e}
+        out = {str(e.get("input", e.get("source"))): str(e["target"]) for e in items
+               if isinstance(e, dict) and ("input" in e or "source" in e) and "target" in e}
         if out:
             return out
     except (OSError, ValueError, KeyError, TypeError):
@@ -67,7 +72,7 @@ def date_input(default: str | None = None) -> str:
     def pick() -> None:
         choice = st.session_state.get(_preset_key())
         if choice:
-            ui.put("text", choice)
+            ui.put("text", choice, in_callback=True)
 
     c1, c2 = st.columns([1, 1])
     c1.selectbox("Preset", options, index=None, placeholder="choose a date format…", key=_preset_key(),
