@@ -14,9 +14,9 @@ ui.setup("home", "Big-Model Lab", ":material/science:",
          "Small models trained for real on two CPU cores, exported to ONNX, and run here by onnxruntime alone.")
 
 st.markdown(
-    "A Chinese tutorial on *large models* explains neural networks, deep learning, autoencoders, GANs, attention and "
-    "the Transformer with short code snippets. This lab trains each of those models for real — on MNIST digits and on "
-    "a date-normalisation task — and lets you watch them work: draw a digit, change a seed, type a date."
+    "A Chinese tutorial on *large models* explains neural networks, deep learning, autoencoders, GANs, attention "
+    "and the Transformer with short code snippets. This lab trains each of those models for real — on MNIST digits "
+    "and on a date-normalisation task — and lets you watch them work: draw a digit, change a seed, type a date."
 )
 
 LANGS = {"en": "English", "zh": "中文"}
@@ -30,19 +30,25 @@ with ui.guard():  # helper text lives in core/content; a broken file is reported
             st.write(c["body"])
 
 st.subheader("Pages")
-PAGES = [
-    ("pages/1_Autoencoder.py", "Autoencoder", ":material/cycle:", "Draw or upload a digit; compare the text's MLP, a conv model and "
-     "PCA; walk the 2-D latent map; interpolate through the 32-D code."),
-    ("pages/2_GAN.py", "GAN", ":material/casino:", "Samples from a seed with the classifier's label and the discriminator's score; "
-     "the training timeline; a mode-collapse check; D's verdict on your drawing."),
-    ("pages/3_Attention.py", "Attention", ":material/center_focus_strong:", "A GRU encoder–decoder with additive attention normalises dates; "
-     "see which input characters each output character looks at."),
-    ("pages/4_Transformer.py", "Transformer", ":material/hub:", "The same task through an encoder–decoder Transformer: self- and "
-     "cross-attention per layer and head, and a token-by-token step-through."),
-    ("pages/5_Models.py", "Models", ":material/deployed_code:", "Every exported ONNX file: parameters, operators, metrics, sha256; parity "
-     "and latency on demand; downloads and snippets for Python, JavaScript and C#."),
-    ("pages/6_FAQ.py", "FAQ", ":material/quiz:", "The text's questions, trends, challenges and references in English and Chinese, "
-     "corrected where it is wrong; a 'how big is big' memory calculator."),
+PAGES = [  # (file, label, icon, what it shows)
+    ("pages/1_Autoencoder.py", "Autoencoder", ":material/cycle:",
+     "Draw or upload a digit; compare the text's MLP, a conv model and PCA; walk the 2-D latent map; interpolate "
+     "through the 32-D code."),
+    ("pages/2_GAN.py", "GAN", ":material/casino:",
+     "Samples from a seed with the classifier's label and the discriminator's score; the training timeline; a "
+     "mode-collapse check; D's verdict on your drawing."),
+    ("pages/3_Attention.py", "Attention", ":material/center_focus_strong:",
+     "A GRU encoder–decoder with additive attention normalises dates; see which input characters each output "
+     "character looks at."),
+    ("pages/4_Transformer.py", "Transformer", ":material/hub:",
+     "The same task through an encoder–decoder Transformer: self- and cross-attention per layer and head, and a "
+     "token-by-token step-through."),
+    ("pages/5_Models.py", "Models", ":material/deployed_code:",
+     "Every exported ONNX file: parameters, operators, metrics, sha256; parity and latency on demand; downloads and "
+     "snippets for Python, JavaScript and C#."),
+    ("pages/6_FAQ.py", "FAQ", ":material/quiz:",
+     "The text's questions, trends, challenges and references in English and Chinese, corrected where it is wrong; "
+     "a 'how big is big' memory calculator."),
 ]
 PAGES = [p for p in PAGES if (Path(__file__).parent / p[0]).is_file()]
 for row in range(0, len(PAGES), 3):

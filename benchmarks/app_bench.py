@@ -139,7 +139,8 @@ def main() -> None:
     mem = server_memory()
     for k, v in mem.items():
         print(f"  {k:<22} {v:7.1f}")
-    print(f"after all pages: {mem['after all pages']:.1f} MB -> {'OK' if mem['after all pages'] < 250 else 'ABOVE TARGET'}")
+    last = mem["after all pages"]
+    print(f"after all pages: {last:.1f} MB -> {'OK' if last < 250 else 'ABOVE TARGET'}")
 
 
 if __name__ == "__main__":

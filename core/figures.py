@@ -117,7 +117,8 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, flo
             continue
         fig.add_trace(go.Scatter(x=z[idx, 0], y=z[idx, 1], mode="markers", name=str(d), customdata=idx,
                                  marker=dict(size=6, color=PALETTE[d], opacity=0.75),
-                                 hovertemplate=f"digit {d}<br>z=(%{{x:.2f}}, %{{y:.2f}})<br>#%{{customdata}}<extra></extra>"))
+                                 hovertemplate=f"digit {d}<br>z=(%{{x:.2f}}, %{{y:.2f}})<br>"
+                                               "#%{customdata}<extra></extra>"))
     if selected is not None:
         fig.add_trace(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name="decoded",
                                  marker=dict(size=16, symbol="x", color="black", line=dict(width=2, color="white")),
@@ -136,7 +137,8 @@ def attention_heatmap(weights: np.ndarray, x_labels: Sequence[str], y_labels: Se
     xs, ys = _unique(xs), _unique(ys)
     fig = go.Figure(go.Heatmap(z=w, x=xs, y=ys, colorscale="Blues", zmin=0, zmax=max(1e-6, float(np.nanmax(w))),
                                colorbar=dict(title="weight", thickness=12),
-                               hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>weight %{{z:.3f}}<extra></extra>"))
+                               hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>"
+                                             "weight %{z:.3f}<extra></extra>"))
     # every character labelled (Plotly would skip some on narrow charts)
     fig.update_xaxes(title=x_title, type="category", tickangle=0, tickmode="array", tickvals=xs, ticktext=xs,
                      tickfont_size=10)

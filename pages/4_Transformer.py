@@ -2,7 +2,6 @@
 self-attention and cross-attention per layer and head, all heads at once, the additive model beside it, and a
 step-through of the greedy decoding."""
 
-import numpy as np
 import streamlit as st
 
 import ui
@@ -11,8 +10,8 @@ from core.runtime.decode import decode, mean_cross
 from ui.seq import date_input, expected, seq_model
 
 ui.setup("transformer", "Transformer", ":material/hub:",
-         "Scaled dot-product attention, softmax(QKᵀ/√d_k)V, in several heads per layer: the encoder attends over the "
-         "input, the decoder over what it has written so far (masked) and over the encoder's output.")
+         "Scaled dot-product attention, softmax(QKᵀ/√d_k)V, in several heads per layer: the encoder attends over "
+         "the input, the decoder over what it has written so far (masked) and over the encoder's output.")
 
 text = date_input()
 model = seq_model("transformer")
@@ -59,7 +58,8 @@ with ui.guard():
     kinds = {"cross": "cross-attention", "enc": "encoder self-attention", "dec": "decoder self-attention"}
     kind = st.radio("Attention", list(kinds), format_func=kinds.get, horizontal=True,
                     key=ui.param("grid", "cross", str, choices=list(kinds)))
-    w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src), "dec": (d.dec_self, dec_in, out)}[kind]
+    w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src),
+                     "dec": (d.dec_self, dec_in, out)}[kind]
     ui.chart(attention_grid(w_all, xs, ys, title=f"{kinds[kind]}: every layer and head"), key="grid",
              filename=f"transformer_{kind}_all_heads")
 

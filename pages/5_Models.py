@@ -1,5 +1,5 @@
-"""Models: every exported ONNX file — size, parameters, opset, I/O, operators, card metrics, sha256 — with parity and
-latency on demand, downloads and code snippets."""
+"""Models: every exported ONNX file — size, parameters, opset, I/O, operators, card metrics, sha256 — with parity
+and latency on demand, downloads and code snippets."""
 
 import json
 
@@ -12,8 +12,9 @@ from core.sizecalc import human_bytes
 from core.manifest import read_manifest
 from ui import tools
 
-ui.setup("models", "Models", ":material/deployed_code:", "Every exported ONNX file, as onnxruntime sees it. Parity and latency run on the "
-         "sidebar's execution provider.")
+ui.setup("models", "Models", ":material/deployed_code:",
+         "Every exported ONNX file, as onnxruntime sees it. Parity and latency run on the sidebar's execution "
+         "provider.")
 
 try:
     files = read_manifest().get("files", {})
@@ -50,12 +51,11 @@ card = m.card
 left, right = st.columns([3, 2])
 with left:
     st.markdown(f"### `{name}`")
-    st.markdown(
-        f"**{card.get('architecture', '?')}** · {card.get('parameters', '?'):,} parameters · "
-        f"{human_bytes(entry['bytes'])} · opset {entry.get('opset', '?')} · IR {entry.get('ir_version', '?')}"
-        if isinstance(card.get("parameters"), int) else f"{human_bytes(entry['bytes'])} · opset {entry.get('opset', '?')}"
-    )
-    st.markdown(f"sha256 `{entry['sha256']}` — :green[:material/verified: matches the manifest] · rebuild: `{entry['rebuild']}`")
+    params = f"{card['parameters']:,} parameters · " if isinstance(card.get("parameters"), int) else ""
+    st.markdown(f"**{card.get('architecture', '?')}** · {params}{human_bytes(entry['bytes'])} · "
+                f"opset {entry.get('opset', '?')} · IR {entry.get('ir_version', '?')}")
+    st.markdown(f"sha256 `{entry['sha256']}` — :green[:material/verified: matches the manifest] · "
+                f"rebuild: `{entry['rebuild']}`")
     st.markdown("**Inputs and outputs** (from onnxruntime)")
     ui.table(tools.io_table(m))
     metrics = card.get("metrics") or {}
@@ -100,8 +100,9 @@ with c2:
             feeds = tools.make_feeds(m)
             res = tools.latency(m, feeds, int(n))
             shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds.items())
-            st.markdown(f"p50 **{res['p50_ms']:.2f} ms** · p95 **{res['p95_ms']:.2f} ms** · mean {res['mean_ms']:.2f} ms "
-                        f"over {res['runs']} runs on {', '.join(m.providers)} (inputs: {shapes})")
+            st.markdown(f"p50 **{res['p50_ms']:.2f} ms** · p95 **{res['p95_ms']:.2f} ms** · "
+                        f"mean {res['mean_ms']:.2f} ms over {res['runs']} runs on {', '.join(m.providers)} "
+                        f"(inputs: {shapes})")
 
 st.subheader("Run it yourself")
 snips = tools.snippets(m)

@@ -112,7 +112,8 @@ with ui.guard():
     for col, dtype in zip(cols, ("fp32", "fp16", "int8")):
         col.metric(dtype, sc.human_bytes(sc.memory_bytes(n, dtype)))
     cols[3].metric("training (Adam)", sc.human_bytes(sc.training_memory_bytes(n)),
-                   help="Weights, gradients and Adam's two moments in fp32: 16 bytes per parameter, activations excluded.")
+                   help="Weights, gradients and Adam's two moments in fp32: 16 bytes per parameter, "
+                   "activations excluded.")
     gpus = sc.devices_needed(sc.memory_bytes(n, "fp16"), 80e9)
     st.markdown(f"**{sc.human_count(n)} parameters** ({n:,}). At fp16 the weights alone fill **{gpus}** × 80 GB "
                 f"accelerator{'s' if gpus != 1 else ''}; training needs several times more.")

@@ -56,7 +56,8 @@ def spec(at: AppTest, key: str) -> dict:
     for el in at.get("plotly_chart"):
         if el.proto.id.endswith("-" + key):
             return json.loads(el.proto.spec)
-    raise AssertionError(f"no chart {key!r}; charts: {[el.proto.id.rsplit('-', 1)[-1] for el in at.get('plotly_chart')]}")
+    keys = [el.proto.id.rsplit("-", 1)[-1] for el in at.get("plotly_chart")]
+    raise AssertionError(f"no chart {key!r}; charts: {keys}")
 
 
 def z_of(fig: dict, i: int = 0) -> np.ndarray:

@@ -21,7 +21,7 @@ _PICKS = (  # (format, case): a spread of the formats the models were trained on
 
 
 def presets() -> dict[str, str]:
-    """{input text: expected ISO date}: exported/dates_examples.json when present, else rendered from core.data.dates."""
+    """{input text: expected ISO date}: exported/dates_examples.json, else dates rendered by core.data.dates."""
     return _presets(ui._stamp("dates_examples.json"))
 
 

@@ -109,8 +109,8 @@ def snippets(m: LoadedModel) -> dict[str, str]:
     outs = [o.name for o in m.session.get_outputs()]
     out_cs = _CS.get(m.session.get_outputs()[0].type, "float")
     py_feeds = ",\n".join(
-        f'    "{a.name}": np.zeros({tuple(_example_shape(a.shape))}, dtype=np.{np.dtype(_NP.get(a.type, np.float32)).name}),'
-        .rstrip(",") for a in ins)
+        f'    "{a.name}": np.zeros({tuple(_example_shape(a.shape))}, '
+        f'dtype=np.{np.dtype(_NP.get(a.type, np.float32)).name})' for a in ins)
     py = (
         "import numpy as np\nimport onnxruntime as ort\n\n"
         f'sess = ort.InferenceSession("{name}", providers=["CPUExecutionProvider"])\n'
@@ -137,8 +137,8 @@ def snippets(m: LoadedModel) -> dict[str, str]:
     for a in ins:
         t = _CS.get(a.type, "float")
         shape = _example_shape(a.shape)
-        cs_lines.append(
-            f'    NamedOnnxValue.CreateFromTensor("{a.name}", new DenseTensor<{t}>(new[] {{ {", ".join(map(str, shape))} }})),')
+        dims = ", ".join(map(str, shape))
+        cs_lines.append(f'    NamedOnnxValue.CreateFromTensor("{a.name}", new DenseTensor<{t}>(new[] {{ {dims} }})),')
     cs = (
         "// dotnet add package Microsoft.ML.OnnxRuntime\n"
         "using Microsoft.ML.OnnxRuntime;\nusing Microsoft.ML.OnnxRuntime.Tensors;\n\n"
