@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from core.data import dates
@@ -43,6 +44,9 @@ def test_issue_formats_and_cases():
     assert dates.render(d, "dth_of_month_y", "title") == "28th Of November 2026"
     assert dates.render(d, "d-mon-y", "lower") == "28-nov-2026"
     assert dates.render(d, "wkd_d_mon_y", "upper") == "SAT 28 NOV 2026"
+    d2 = date(2009, 1, 5)  # numeric formats are also written without leading zeros
+    assert [dates.render(d2, f, "lower", pad) for f in dates.NUMERIC for pad in (True, False)] == [
+        "05.01.2009", "5.1.2009", "2009/01/05", "2009/1/5", "01/05/2009", "1/5/2009"]
     assert [dates.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]
 
@@ -55,12 +59,14 @@ def test_examples_are_true_to_their_dates():
     for e in examples[:600]:
         d = date.fromisoformat(e.target)
         assert 1900 <= d.year <= 2099
-        assert e.source == dates.render(d, e.fmt, e.case)
+        assert e.source == dates.render(d, e.fmt, e.case, e.padded)
         low = e.source.lower()
         if "weekday" in e.fmt or "wkd" in e.fmt:
             assert low.startswith(dates.WEEKDAYS[d.weekday()].lower()[:3])
         assert str(d.year) in e.source
     assert {e.case for e in examples} == set(dates.CASES)
+    numeric = [e for e in examples if e.fmt in dates.NUMERIC]
+    assert 0.4 < np.mean([e.padded for e in numeric]) < 0.6
     assert max(len(e.source) for e in dates.train_examples(20000, 0)) <= MAX_SRC_LEN
 
 

@@ -47,7 +47,9 @@ def _weekday(d: date) -> str:
     return WEEKDAYS[d.weekday()]
 
 
-# name -> writer; names are stable (cards, tests and the dashboard key per-format accuracy by them)
+# name -> writer; names are stable (cards, tests and the dashboard key per-format accuracy by them).
+# The numeric formats write day and month with a leading zero ("28.01.2026"); render(..., pad=False) drops it
+# ("28.1.2026"), as people often do: half of all examples of those formats are written that way.
 FORMATS: dict[str, callable] = {
     "d_month_y": lambda d: f"{d.day} {_month(d)} {d.year}",  # 28 November 2026
     "month_d_y": lambda d: f"{_month(d)} {d.day}, {d.year}",  # November 28, 2026
@@ -81,8 +83,15 @@ def iso(d: date) -> str:
     return d.isoformat()  # YYYY-MM-DD
 
 
-def render(d: date, fmt: str, case: str) -> str:
-    return apply_case(FORMATS[fmt](d), case)
+NUMERIC = ("dd.mm.yyyy", "yyyy/mm/dd", "mm/dd/yyyy")
+_LEADING_ZERO = re.compile(r"(?<![0-9])0(?=[1-9](?![0-9]{2}))")  # "01" in "01.02.2026", never in the year
+
+
+def render(d: date, fmt: str, case: str, pad: bool = True) -> str:
+    text = FORMATS[fmt](d)
+    if not pad and fmt in NUMERIC:
+        text = _LEADING_ZERO.sub("", text)
+    return apply_case(text, case)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class Example:
     target: str  # YYYY-MM-DD
     fmt: str  # a FORMATS key
     case: str  # a CASES value
+    padded: bool = True  # numeric formats: day and month with a leading zero
 
 
 def _day(i: int) -> date:
@@ -116,7 +126,8 @@ def sample(days: list[int], n: int, rng: random.Random, balanced: bool = False) 
         d = _day(rng.choice(days))
         fmt = FORMAT_NAMES[i % len(FORMAT_NAMES)] if balanced else rng.choice(FORMAT_NAMES)
         case = rng.choice(CASES)
-        out.append(Example(render(d, fmt, case), iso(d), fmt, case))
+        pad = fmt not in NUMERIC or rng.random() < 0.5
+        out.append(Example(render(d, fmt, case, pad), iso(d), fmt, case, pad))
     return out
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from core import EXPORTED
 from core.errors import UserError
 from core.runtime.session import LoadedModel, ModelError, load_model
-from core.tokenizer import Vocab, encode_source, pad_batch, token_strings
+from core.tokenizer import Vocab, decode_target, encode_source, pad_batch, token_strings
 
 KINDS = ("transformer", "seq2seq_attention")
 BATCH = 256
@@ -190,7 +190,7 @@ def greedy_decode(model: SeqModel, texts: list[str], batch: int = BATCH) -> list
     for text, src, r in zip(texts, ids, results):
         out_tokens = token_strings(r["ids"], v)
         decoded.append(Decoded(
-            input=text.strip(), output="".join(t for t in out_tokens if t not in (v.tokens[v.eos_id],)),
+            input=text.strip(), output=decode_target(r["ids"], v),
             src_tokens=token_strings(src, v), out_tokens=out_tokens, cross=r["cross"],
             enc_self=r.get("enc_self"), dec_self=r.get("dec_self"), seconds=r["seconds"], out_ids=r["ids"],
         ))
