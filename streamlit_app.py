@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from core import content
 from core.manifest import read_manifest
-from core.runtime.session import available_providers
+from core.runtime.session import available_providers, provider_list
 
 ui.setup("home", "Big-Model Lab", ":material/science:",
          "Small models trained for real on two CPU cores, exported to ONNX, and run here by onnxruntime alone.")
@@ -73,10 +73,12 @@ c1.metric("onnxruntime", ort.__version__)
 c2.metric("Providers available", len(available_providers()), help=", ".join(available_providers()))
 c3.metric("Exported ONNX models", len(onnx_files))
 chosen = ui.provider()
+asked, note = provider_list(chosen)
 st.markdown(
     f"Available execution providers: {', '.join(f'`{p}`' for p in available_providers())}. "
-    f"The sidebar asks for **{chosen.upper() if chosen != 'auto' else 'Auto'}**; each page lists the providers its "
-    "sessions really use (`session.get_providers()`)."
+    f"The sidebar asks for **{chosen.upper() if chosen != 'auto' else 'Auto'}**, so sessions are opened with "
+    f"{' → '.join(f'`{p}`' for p in asked)}; each page lists the providers its sessions really use "
+    "(`session.get_providers()`)."
 )
 if not onnx_files:
     st.info("No exported models yet. Build them with `python -m core.train all` (then reload this page).")

@@ -198,7 +198,8 @@ def class_histogram(counts: Sequence[int], title: str = "Classifier labels of ge
 
 
 def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, title: str = "",
-                marker_epoch: float | None = None, x_key: str = "epoch") -> go.Figure:
+                marker_epoch: float | None = None, x_key: str = "epoch", y_title: str = "loss",
+                height: int = 320) -> go.Figure:
     """Lines of each metric over epochs from a history's ``epochs`` list; a vertical marker at the chosen epoch."""
     rows = list(history)
     keys = list(keys) if keys else sorted({k for r in rows for k, v in r.items()
@@ -210,7 +211,7 @@ def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, t
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=k))
     if marker_epoch is not None:
         fig.add_vline(x=marker_epoch, line_dash="dash", line_color="gray")
-    fig.update_layout(title=title or None, xaxis_title=x_key, yaxis_title="loss", margin=_MARGIN, height=320,
+    fig.update_layout(title=title or None, xaxis_title=x_key, yaxis_title=y_title, margin=_MARGIN, height=height,
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
 

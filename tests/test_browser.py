@@ -192,3 +192,23 @@ def test_clicking_the_latent_map_decodes_that_point(browser, server):
         assert page.locator('[data-testid="stSliderThumbValue"]').all_inner_texts()[:2] != thumbs
     finally:
         page.close()
+
+
+def test_uploading_a_photo_of_a_digit_gives_a_reconstruction(browser, server, tmp_path):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (320, 240), (235, 230, 220))  # dark ink on light paper, off-centre, like a phone photo
+    ImageDraw.Draw(img).line([(150, 40), (230, 40), (180, 200)], fill=(30, 30, 40), width=16)
+    path = tmp_path / "seven.jpg"
+    img.save(path, quality=90)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/Autoencoder?source=Upload", wait_until="domcontentloaded")
+        _settle(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+        page.get_by_text("Lowest error").first.wait_for(timeout=30000)
+        _settle(page)
+        _no_exception(page, "autoencoder after an upload")
+        assert page.get_by_text("seven.jpg").count() > 0
+    finally:
+        page.close()
