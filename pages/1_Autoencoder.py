@@ -27,26 +27,31 @@ left, right = st.columns([1, 3], gap="large")
 with left:
     x, what = digit_input()
 with right:
-    pair = ui.models("autoencoder.encoder.onnx", "autoencoder.decoder.onnx", "conv_autoencoder.encoder.onnx",
-                     "conv_autoencoder.decoder.onnx")
-    pca = ui.cached("pca.npz", load_pca)
-    if x is not None and pair is not None:
+    if x is not None:
         batch = mnist.to_model_input(x)
+        pairs = {label: ui.models(f"{stem}.encoder.onnx", f"{stem}.decoder.onnx")  # an error message if missing
+                 for label, stem in (("MLP", "autoencoder"), ("conv", "conv_autoencoder"))}
+        pairs = {label: pair for label, pair in pairs.items() if pair is not None}
+        used = [m for pair in pairs.values() for m in pair]
         recons, mse, z_dims = {}, {}, []
         with ui.Timer() as t:
-            for label, (enc, dec) in (("MLP", pair[0:2]), ("conv", pair[2:4])):
-                z, r = mnist.reconstruct(enc, dec, batch)
+            for label, pair in pairs.items():
+                z, r = mnist.reconstruct(*pair, batch)
                 recons[f"{label} · z={z.shape[1]}"] = r[0, 0]
                 z_dims.append(z.shape[1])
+        pca = ui.cached("pca.npz", load_pca)
         if pca is not None:  # PCA with as many components as the text's model has code numbers
-            recons[f"PCA · k={z_dims[0]}"] = mnist.pca_reconstruct(pca, batch, z_dims[0])[0, 0]
+            k = z_dims[0] if z_dims else int(np.asarray(pca["components"]).shape[0])
+            recons[f"PCA · k={k}"] = mnist.pca_reconstruct(pca, batch, k)[0, 0]
         for name, r in recons.items():
             mse[name] = float(mnist.mse_per_image(batch, r[None, None])[0])
-        st.markdown(f"Input: {what}")
-        ui.chart(reconstruction_panel(x, recons, mse), key="recon", filename="reconstruction")
-        ui.timing("both autoencoders (encode + decode)", t.ms, pair)
-        best = min(mse, key=mse.get)
-        st.caption(f"Lowest error: **{best}** (MSE {mse[best]:.4f}). Error maps show |reconstruction − input|.")
+        if recons:
+            st.markdown(f"Input: {what}")
+            ui.chart(reconstruction_panel(x, recons, mse), key="recon", filename="reconstruction")
+            if used:
+                ui.timing("autoencoders (encode + decode)", t.ms, used)
+            best = min(mse, key=mse.get)
+            st.caption(f"Lowest error: **{best}** (MSE {mse[best]:.4f}). Error maps show |reconstruction − input|.")
 
 # ------------------------------------------------------------------------------------------------------ latent map
 st.header("The 2-D latent map")
