@@ -75,6 +75,16 @@ SOURCE_NOTES = {
 }
 
 
+EXPORT_NOTES = {
+    "transformer": "torch.onnx.export(dynamo=True), hand-written attention (no nn.MultiheadAttention); batch, source "
+                   "length and cache length are dynamic; the first step takes a cache of length 0.",
+    "seq2seq_attention": "torch.onnx.export(dynamo=True); each nn.GRU becomes one ONNX GRU node, dynamic in the "
+                         "sequence length, but the exporter annotated the encoder outputs with the example's length "
+                         "(17), so those output dims are renamed to `src_len` and the intermediate shape hints "
+                         "dropped after export; both graphs are checked at lengths 9 and 26.",
+}
+
+
 def build_model(kind: str, **overrides) -> tuple[torch.nn.Module, object]:
     base = dict(vocab_size=len(VOCAB), pad_id=VOCAB.pad_id)
     if kind == "transformer":
@@ -366,6 +376,7 @@ def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | Non
         decoding=decoding_section(),
         differences_from_source=SOURCE_NOTES[kind],
         train_command=f"python -m core.train {kind} --seed {meta.get('seed', opts.seed)}",
+        export_notes=EXPORT_NOTES[kind],
     )
     ex = export_graphs(kind, model, cfg, out, card)
     enc_path, step_path = ex["paths"]
