@@ -1,5 +1,7 @@
 """The two date models in PyTorch, and a fresh ONNX export of small untrained copies checked against PyTorch."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +128,24 @@ def test_fresh_export_attention_is_a_distribution(fresh_export):
         np.testing.assert_allclose(o["attn"].sum(-1), 1.0, atol=1e-5)
         assert (o["attn"][1, 7:] == 0).all() and (o["attn"][1, :7] > 0).all()
         assert (e["enc_states"][1, 7:] == 0).all()
+
+
+def test_training_is_seeded_and_writes_history_and_checkpoint(tmp_path, monkeypatch):
+    """Two short runs with the same seed give identical weights; another seed does not."""
+    from core.training.common import TrainOptions, load_checkpoint
+
+    monkeypatch.setitem(seq.TRAIN_CONFIGS, "seq2seq_attention",
+                        seq.SeqTrainConfig(epochs=1, examples_per_epoch=384, batch_size=128))
+    small_val = dates.val_split(120)
+    monkeypatch.setattr(dates, "val_split", lambda n=None: small_val)  # keeps the test fast
+    weights = []
+    for run, seed in (("a", 0), ("b", 0), ("c", 1)):
+        opts = TrainOptions(model="seq2seq_attention", seed=seed, out=tmp_path / run, runs=tmp_path / run / "runs",
+                            quiet=True)
+        seq.train("seq2seq_attention", opts)
+        ckpt = load_checkpoint(tmp_path / run / "runs" / "seq2seq_attention" / "best.pt")
+        weights.append(ckpt["model"])
+        hist = json.loads((tmp_path / run / "history" / "seq2seq_attention.json").read_text())
+        assert hist["seed"] == seed and len(hist["epochs"]) == 1 and "val_exact_match" in hist["epochs"][0]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
