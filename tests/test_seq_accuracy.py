@@ -56,7 +56,7 @@ def test_cards_record_parity_vocab_and_limits(committed):
 
 
 def test_attention_maps_are_distributions(committed):
-    kind, model, tests, decoded = committed
+    kind, model, _, decoded = committed
     for d in decoded[:: len(decoded) // 40]:
         T, S = len(d.out_tokens), len(d.src_tokens)
         assert S == len(d.input)
@@ -93,7 +93,7 @@ def test_padding_positions_get_zero_weight(committed):
 
 
 def test_decode_api_and_alignment_table(committed):
-    kind, model, _, _ = committed
+    _, model, _, _ = committed
     d = decode(model, "  Sat 28 Nov 2026 \n")
     assert isinstance(d, Decoded) and d.input == "Sat 28 Nov 2026" and d.output == "2026-11-28"
     assert d.src_tokens == list("Sat 28 Nov 2026") and d.out_tokens == [*"2026-11-28", "<eos>"]

@@ -8,7 +8,14 @@ import pytest
 from core.data import dates
 from core.errors import UserError
 from core.tokenizer import (
-    MAX_SRC_LEN, VOCAB, TokenizeError, decode_target, encode_source, encode_target, pad_batch, token_strings,
+    MAX_SRC_LEN,
+    VOCAB,
+    TokenizeError,
+    decode_target,
+    encode_source,
+    encode_target,
+    pad_batch,
+    token_strings,
 )
 
 

@@ -1,5 +1,6 @@
 """The two date models in PyTorch, and a fresh ONNX export of small untrained copies checked against PyTorch."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from core.models import seq2seq_attention as s2s
 from core.models import transformer as tfm
 from core.runtime.decode import decode_ids, make_seq_model
 from core.runtime.session import open_session
-from core.tokenizer import MAX_SRC_LEN, VOCAB, encode_source
+from core.tokenizer import VOCAB, encode_source
 from core.training import sequence as seq
 
 SMALL = {
@@ -28,9 +29,10 @@ def small(kind, seed=0):
 
 def test_models_are_built_from_frozen_configs():
     for cfg in (tfm.TransformerConfig(), s2s.Seq2SeqConfig()):
-        with pytest.raises(Exception):
+        with pytest.raises(dataclasses.FrozenInstanceError):
             cfg.vocab_size = 3
-    assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in tfm.Transformer(tfm.TransformerConfig()).modules())
+    modules = tfm.Transformer(tfm.TransformerConfig()).modules()
+    assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in modules)
 
 
 def test_transformer_cached_steps_equal_the_teacher_forced_pass():
@@ -101,7 +103,7 @@ def test_fresh_export_matches_pytorch_at_other_lengths(fresh_export):
 
 def test_fresh_export_attention_is_a_distribution(fresh_export):
     """Through ORT: every attention row sums to 1 and padded source positions get exactly 0."""
-    kind, model, cfg, ex = fresh_export
+    kind, _, cfg, ex = fresh_export
     enc_path, step_path = ex["paths"]
     enc, step = open_session(enc_path, "cpu"), open_session(step_path, "cpu")
     src = np.full((2, 20), VOCAB.pad_id, dtype=np.int64)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 NEG = -1e9  # masked scores; exp underflows to exactly 0 after the max is subtracted
 
@@ -102,7 +102,7 @@ class Seq2SeqAttention(nn.Module):
 
 
 class Encoder(nn.Module):
-    """The exported encoder graph: src (B,S) int64 -> enc_states (B,S,2d_enc), enc_keys (B,S,d_attn), state (B,d_dec)."""
+    """Exported encoder: src (B,S) int64 -> enc_states (B,S,2d_enc), enc_keys (B,S,d_attn), state (B,d_dec)."""
 
     def __init__(self, model: Seq2SeqAttention):
         super().__init__()
@@ -113,7 +113,7 @@ class Encoder(nn.Module):
 
 
 class DecoderStep(nn.Module):
-    """The exported decoder-step graph: (token, state, enc_states, enc_keys, src_mask) -> (logits, state, attn)."""
+    """Exported decoder step: (token, state, enc_states, enc_keys, src_mask) -> (logits, new_state, attn)."""
 
     def __init__(self, model: Seq2SeqAttention):
         super().__init__()

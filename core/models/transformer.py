@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 NEG = -1e9  # masked scores; exp underflows to exactly 0 after the max is subtracted
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -112,7 +112,7 @@ def _greedy_batch(model: SeqModel, ids: list[list[int]], force: list[list[int]] 
     """
     v = model.vocab
     src = pad_batch(ids, v.pad_id)  # (B, S)
-    B, S = src.shape
+    B = src.shape[0]
     lengths = [len(s) for s in ids]
     src_mask = src != v.pad_id  # (B, S)
     token = np.full((B,), v.bos_id, dtype=np.int64)
@@ -202,7 +202,7 @@ def decode(model: SeqModel, text: str) -> Decoded:
 
 
 def mean_cross(decoded: Decoded) -> np.ndarray:
-    """[T, S] alignment: the additive model's map, or the Transformer's last-layer cross-attention averaged over heads."""
+    """[T, S] alignment: the additive map, or the Transformer's last-layer cross-attention averaged over heads."""
     c = decoded.cross
     return c if c.ndim == 2 else c[-1].mean(axis=0)
 

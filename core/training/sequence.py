@@ -24,17 +24,36 @@ from torch.export import Dim
 from core.atomic import atomic_write_bytes, atomic_write_json, sha256_bytes
 from core.data import dates
 from core.export import (
-    ExportError, base_card, export_onnx, finish, save_reference, stamp_card, validate_onnx,
+    ExportError,
+    base_card,
+    export_onnx,
+    finish,
+    save_reference,
+    stamp_card,
+    validate_onnx,
 )
 from core.models import seq2seq_attention as s2s
 from core.models import transformer as tfm
 from core.runtime.decode import decode_ids, make_seq_model
 from core.runtime.session import open_session
 from core.tokenizer import (
-    MAX_SRC_LEN, MAX_TGT_LEN, VOCAB, decode_target, encode_source, encode_target, pad_batch,
+    MAX_SRC_LEN,
+    MAX_TGT_LEN,
+    VOCAB,
+    decode_target,
+    encode_source,
+    encode_target,
+    pad_batch,
 )
 from core.training.common import (
-    History, TrainError, TrainOptions, cpu_threads, load_checkpoint, progress, resolve_device, save_checkpoint,
+    History,
+    TrainError,
+    TrainOptions,
+    cpu_threads,
+    load_checkpoint,
+    progress,
+    resolve_device,
+    save_checkpoint,
     set_seed,
 )
 
@@ -121,8 +140,8 @@ def length_buckets(examples: list, batch_size: int, gen: torch.Generator, pool: 
 
 def torch_runners(kind: str, model: torch.nn.Module):
     model = model.eval()
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
-    n = lambda x: x.detach().cpu().numpy()  # noqa: E731
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    n = lambda x: x.detach().cpu().numpy()
 
     if kind == "transformer":
         def enc(feeds):
@@ -285,7 +304,8 @@ def export_graphs(kind: str, model: torch.nn.Module, cfg, out: Path, card: dict)
         T = Dim("cache_len", min=0, max=255)
         L, H, d_k = cfg.n_dec_layer, cfg.n_head, cfg.d_model // cfg.n_head
         enc_in, enc_out = ["src"], ["memory", "enc_self_attn"]
-        step_in, step_out = ["token", "memory", "src_mask", "cache"], ["logits", "new_cache", "dec_self_attn", "cross_attn"]
+        step_in = ["token", "memory", "src_mask", "cache"]
+        step_out = ["logits", "new_cache", "dec_self_attn", "cross_attn"]
 
         def step_inputs(b, s, t_len):
             src = _src(b, s, gen)
@@ -301,7 +321,7 @@ def export_graphs(kind: str, model: torch.nn.Module, cfg, out: Path, card: dict)
                     {**card, "graph": "decoder_step"})
         # a step at cache lengths 0 (the first step) and 3, other batch sizes and source lengths
         step_sizes = {3: (3, 9, 0), 7: (7, 26, 3)}
-        step_make = lambda n: step_inputs(*step_sizes[n])  # noqa: E731
+        step_make = lambda n: step_inputs(*step_sizes[n])
     else:
         enc_mod, step_mod = s2s.Encoder(model), s2s.DecoderStep(model)
         enc_in, enc_out = ["src"], ["enc_states", "enc_keys", "state"]
@@ -319,7 +339,7 @@ def export_graphs(kind: str, model: torch.nn.Module, cfg, out: Path, card: dict)
         export_onnx(step_mod, step_inputs(ex_b, ex_s), step_path, step_in, step_out,
                     {"token": {0: B}, "state": {0: B}, "enc_states": {0: B, 1: S}, "enc_keys": {0: B, 1: S},
                      "src_mask": {0: B, 1: S}}, {**card, "graph": "decoder_step"})
-        step_make = lambda n: step_inputs(*sizes[n])  # noqa: E731
+        step_make = lambda n: step_inputs(*sizes[n])
     checks["encoder_max_abs_diff"] = validate_onnx(enc_path, enc_mod, lambda n: (_src(*sizes[n], gen),), enc_in)
     checks["decoder_step_max_abs_diff"] = validate_onnx(step_path, step_mod, step_make, step_in)
     checks["validated_sizes"] = "export example batch 4, source length 17; checked at (batch 3, length 9) and " \
@@ -413,7 +433,8 @@ def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | Non
     if kind == "transformer":
         atomic_write_json(out / "dates_examples.json", {
             "note": "test-split inputs (dates never seen in training), one per format",
-            "examples": [{"source": e.source, "target": e.target, "format": e.fmt, "case": e.case} for e in tests[:len(dates.FORMATS)]],
+            "examples": [{"source": e.source, "target": e.target, "format": e.fmt, "case": e.case}
+                         for e in tests[:len(dates.FORMATS)]],
         })
     if do_finish:
         finish(out)
