@@ -92,11 +92,11 @@ if timeline is not None:
         if history is not None:
             rows = history.get("epochs", [])
             keys = [k for k in ("loss_d", "loss_g") if any(k in r for r in rows)]
-            ui.chart(loss_curves(rows, keys or None, title="Generator and discriminator losses", marker_epoch=epoch,
+            ui.chart(loss_curves(rows, keys or None, title="G and D losses", marker_epoch=epoch,
                                  height=280), key="gan_losses", filename="gan_losses")
             if any("d_real" in r for r in rows):
-                ui.chart(loss_curves(rows, ["d_real", "d_fake"], title="D's mean output on real and on generated "
-                                     "digits", marker_epoch=epoch, y_title="D(x)", height=260),
+                ui.chart(loss_curves(rows, ["d_real", "d_fake"], title="D's mean output", marker_epoch=epoch,
+                                     y_title="D(x)", height=260),
                          key="gan_d", filename="gan_d_scores")
 
 # ------------------------------------------------------------------------------------------------- mode collapse
