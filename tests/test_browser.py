@@ -145,21 +145,39 @@ def test_page_renders(browser, server, path, name, marker):
         page.close()
 
 
+def _draw_a_one(page) -> None:
+    canvas = page.locator("canvas[aria-label^='drawing pad']").first
+    canvas.wait_for(timeout=30000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 25):  # a "1": one vertical stroke, slightly slanted
+        page.mouse.move(x0 - i * 0.6, y0 + i * box["height"] * 0.03)
+    page.mouse.up()
+
+
+def test_discriminator_judges_a_drawing(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/GAN?source=Draw", wait_until="domcontentloaded")
+        _settle(page)
+        _draw_a_one(page)
+        page.get_by_text("D: probability real").first.wait_for(timeout=30000)
+        _settle(page)
+        _no_exception(page, "GAN after drawing")
+    finally:
+        page.close()
+
+
 def test_drawing_pad_gives_a_reconstruction(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{server}/Autoencoder?source=Draw", wait_until="domcontentloaded")
         _settle(page)
-        canvas = page.locator("canvas[aria-label^='drawing pad']").first
-        canvas.wait_for(timeout=30000)
         assert page.get_by_text("Lowest error").count() == 0  # nothing drawn yet, so no reconstruction
-        box = canvas.bounding_box()
-        x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        for i in range(1, 25):  # a "1": one vertical stroke, slightly slanted
-            page.mouse.move(x0 - i * 0.6, y0 + i * box["height"] * 0.03)
-        page.mouse.up()
+        _draw_a_one(page)
         page.get_by_text("Lowest error").first.wait_for(timeout=30000)
         _settle(page)
         _no_exception(page, "autoencoder after drawing")
