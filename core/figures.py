@@ -106,8 +106,12 @@ def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], ms
 
 
 def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, float] | None = None,
-                   title: str = "") -> go.Figure:
-    """2-D latent codes coloured by digit class; ``customdata`` carries the example index (for click handling)."""
+                   title: str = "", mark: tuple[float, float] | None = None, mark_name: str = "your digit"
+                   ) -> go.Figure:
+    """2-D latent codes coloured by digit class; ``customdata`` carries the example index (for click handling).
+
+    ``selected`` is the decoded point (a cross); ``mark`` another point to show, e.g. the code of the input digit.
+    """
     z = np.asarray(z, dtype=np.float32)
     labels = np.asarray(labels)
     fig = go.Figure()
@@ -123,6 +127,10 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, flo
         fig.add_trace(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name="decoded",
                                  marker=dict(size=16, symbol="x", color="black", line=dict(width=2, color="white")),
                                  hovertemplate="decoded point<br>z=(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    if mark is not None:
+        fig.add_trace(go.Scatter(x=[mark[0]], y=[mark[1]], mode="markers", name=mark_name,
+                                 marker=dict(size=18, symbol="star", color="gold", line=dict(width=1.5, color="black")),
+                                 hovertemplate=f"{mark_name}<br>z=(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
     fig.update_layout(title=title or None, margin=_MARGIN, height=460, xaxis_title="z₁", yaxis_title="z₂",
                       legend_title="digit")
     return fig

@@ -83,7 +83,8 @@ if m2 is not None and ex is not None:
         ui.csv_button("Latent codes (CSV)", np.column_stack([codes, ex["labels"]]), "latent_2d_codes.csv",
                       key="csv_latent", col_labels=["z1", "z2", "label"])
     with c1:
-        fig = latent_scatter(codes, ex["labels"], selected=(z1, z2))
+        mine = tuple(mnist.encode(enc2, mnist.to_model_input(x))[0]) if x is not None else None
+        fig = latent_scatter(codes, ex["labels"], selected=(z1, z2), mark=mine, mark_name="input digit")
         ui.chart(fig, key="latent_map", filename="latent_map", on_select=on_pick, selection_mode="points")
 
 # --------------------------------------------------------------------------------------------------- interpolation

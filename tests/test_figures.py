@@ -40,6 +40,8 @@ def test_latent_scatter_groups_by_label_with_indices():
     assert len(fig.data) == 11
     assert list(fig.data[3].customdata) == list(range(3, 50, 10))
     assert fig.data[-1].x == (0.1,)
+    marked = F.latent_scatter(z, labels, mark=(1.0, 2.0), mark_name="yours")
+    assert marked.data[-1].name == "yours" and marked.data[-1].y == (2.0,)
 
 
 def test_attention_heatmap_keeps_repeated_characters_apart():
