@@ -58,7 +58,7 @@ def test_fresh_models_round_trip_through_onnx(kind, tmp_path):
     else:
         cfg = GanConfig(g_hidden=(32, 64))
         parts = [(GeneratorUnit(trained_bn(Generator(cfg))), "z", ["image"], rand_z(100)),
-                 (DiscriminatorUnit(Discriminator(cfg).eval()), "image", ["logit"], rand_images)]
+                 (DiscriminatorUnit(Discriminator(cfg).eval().fold_spectral_norm()), "image", ["logit"], rand_images)]
     for i, (module, inp, outs, make) in enumerate(parts):
         path = tmp_path / f"{kind}.{i}.onnx"
         card = {"name": f"{kind}.{i}", "metrics": {}}
@@ -117,7 +117,7 @@ def test_manifest_matches_every_mnist_file(manifest, exported_dir):
         assert entry["bytes"] == path.stat().st_size, name
         assert entry["rebuild"].startswith("python -m core.train")
     mnist_bytes = sum(manifest["files"][n]["bytes"] for n in names)
-    assert mnist_bytes < 15e6, mnist_bytes
+    assert mnist_bytes < 16e6, mnist_bytes  # the MNIST share of exported/ (all of it must stay under ~25 MB)
 
 
 @pytest.mark.parametrize("name", list(ONNX_FILES))

@@ -94,6 +94,24 @@ def test_gan_shapes_and_the_text_architecture():
     torch.testing.assert_close(DiscriminatorUnit(D)(out), D(img), atol=1e-5, rtol=1e-4)  # exported D sees [0, 1], maps back
 
 
+def test_spectral_norm_folds_into_plain_weights_without_changing_d():
+    torch.manual_seed(0)
+    D = Discriminator(GanConfig(d_spectral_norm=True))
+    D.train()
+    for _ in range(3):  # a few power iterations, as training runs them
+        D(torch.rand(4, 1, 28, 28))
+    D.eval()
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        before = D(x)
+        after = D.fold_spectral_norm()(x)
+    torch.testing.assert_close(after, before)
+    assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in D.modules())
+    # the normalised layers really have spectral norm ~1
+    w = D.net[3].weight.flatten(1)
+    assert torch.linalg.matrix_norm(w, ord=2).item() == pytest.approx(1.0, abs=0.15)
+
+
 def test_gan_losses_move_on_a_tiny_batch():
     torch.manual_seed(0)
     cfg = GanConfig()

@@ -3,7 +3,8 @@ stride 2, LeakyReLU 0.2, dropout 0.3), trained with alternating steps and the no
 
 Differences from the text (also in the model card): G ends in tanh (images in [-1, 1] while training) instead of a
 sigmoid; G's hidden layers use BatchNorm and LeakyReLU(0.2) instead of plain ReLU; D outputs a logit (the sigmoid
-lives in the loss, BCEWithLogits, for numerical stability). The exported graphs map tanh to [0, 1] and back, so
+lives in the loss, BCEWithLogits, for numerical stability); D's layers are spectrally normalised (without it G
+collapsed to three or four shapes within ten epochs). The exported graphs map tanh to [0, 1] and back, so
 outside this file every image is in [0, 1].
 """
 
@@ -22,6 +23,7 @@ class GanConfig:
     g_batchnorm: bool = True
     d_channels: tuple[int, int] = (64, 128)
     d_dropout: float = 0.3
+    d_spectral_norm: bool = True  # spectral normalisation of D's layers (Miyato et al. 2018)
     slope: float = 0.2  # LeakyReLU negative slope
 
 
@@ -47,11 +49,19 @@ class Discriminator(nn.Module):
     def __init__(self, config: GanConfig):
         super().__init__()
         c1, c2 = config.d_channels
+        sn = nn.utils.parametrizations.spectral_norm if config.d_spectral_norm else (lambda m: m)
         self.net = nn.Sequential(
-            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.LeakyReLU(config.slope), nn.Dropout(config.d_dropout),  # (B, c1, 14, 14)
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.LeakyReLU(config.slope), nn.Dropout(config.d_dropout),  # (B, c2, 7, 7)
-            nn.Flatten(), nn.Linear(c2 * 7 * 7, 1),
+            sn(nn.Conv2d(1, c1, 3, stride=2, padding=1)), nn.LeakyReLU(config.slope), nn.Dropout(config.d_dropout),  # (B, c1, 14, 14)
+            sn(nn.Conv2d(c1, c2, 3, stride=2, padding=1)), nn.LeakyReLU(config.slope), nn.Dropout(config.d_dropout),  # (B, c2, 7, 7)
+            nn.Flatten(), sn(nn.Linear(c2 * 7 * 7, 1)),
         )
+
+    def fold_spectral_norm(self) -> "Discriminator":
+        """Bake W / sigma(W) into plain weights (for export); the function is unchanged in eval mode."""
+        for m in self.net:
+            if nn.utils.parametrize.is_parametrized(m, "weight"):
+                nn.utils.parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+        return self
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image)  # (B, 1, 28, 28) in [-1, 1] -> (B, 1) logit
@@ -65,7 +75,7 @@ class GeneratorUnit(nn.Module):
         self.g = g
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return (self.g(z) + 1) * 0.5
+        return ((self.g(z) + 1) * 0.5).clamp(0.0, 1.0)  # clamp: float rounding of tanh + 1 can dip below 0
 
 
 class DiscriminatorUnit(nn.Module):
