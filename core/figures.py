@@ -2,6 +2,10 @@
 
 Every function takes plain arrays and returns a ``plotly.graph_objects.Figure``; none reads files or keeps state.
 Images follow the ONNX convention: float in [0, 1] (or uint8), ink = 1, drawn light on dark like MNIST itself.
+
+Each figure is built in one ``go.Figure(data, layout)`` call from plain dicts: Plotly validates every
+``update_*``/``add_*``/``make_subplots`` call separately, which costs ~25 ms per figure, an eighth of a page's
+rerun budget.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 PALETTE = (  # ten distinguishable colours, one per digit class (Plotly's D3 set)
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
 GAP_COLOR = "#f0f2f6"  # between tiles: the page's secondary background
 _MARGIN = dict(l=10, r=10, t=40, b=10)
+_GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
+_HIDDEN = dict(visible=False, constrain="domain")
 
 
 def _as_float(images: np.ndarray) -> np.ndarray:
@@ -25,9 +30,41 @@ def _as_float(images: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
 
 
-def _image_axes(fig: go.Figure) -> None:
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+def _title(text: str) -> dict | None:
+    return dict(text=text) if text else None
+
+
+def _grid(rows: int, cols: int, hspace: float, vspace: float, titles: Sequence[str] = (),
+          title_size: int = 12) -> tuple[dict, list[tuple[str, str]]]:
+    """Axes for a rows x cols grid of panels (what make_subplots does, without its cost).
+
+    Returns the layout entries (xaxis, yaxis, xaxis2, ... with domains; one annotation per panel title) and, per
+    panel in row-major order, the (xref, yref) names a trace uses ("x", "y"), ("x2", "y2"), ...
+    """
+    w = (1.0 - hspace * (cols - 1)) / cols
+    h = (1.0 - vspace * (rows - 1)) / rows
+    layout: dict = {}
+    refs, annotations = [], []
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c + 1
+            sx = "" if i == 1 else str(i)
+            x0 = c * (w + hspace)
+            y1 = 1.0 - r * (h + vspace)
+            layout[f"xaxis{sx}"] = dict(domain=[_unit(x0), _unit(x0 + w)], anchor=f"y{sx}")
+            layout[f"yaxis{sx}"] = dict(domain=[_unit(y1 - h), _unit(y1)], anchor=f"x{sx}")
+            refs.append((f"x{sx}", f"y{sx}"))
+            if i - 1 < len(titles) and titles[i - 1]:
+                annotations.append(dict(text=titles[i - 1], x=x0 + w / 2, y=y1, xref="paper", yref="paper",
+                                        xanchor="center", yanchor="bottom", showarrow=False,
+                                        font=dict(size=title_size)))
+    layout["annotations"] = annotations
+    return layout, refs
+
+
+def _unit(v: float) -> float:
+    """A domain bound in [0, 1] (float sums can land a hair outside)."""
+    return min(1.0, max(0.0, round(v, 9)))
 
 
 def tile(images: np.ndarray, ncols: int, gap: int = 2) -> np.ndarray:
@@ -54,29 +91,26 @@ def digit_grid(images: np.ndarray, captions: Sequence[str] | None = None, ncols:
     mosaic = tile(x, ncols, gap)
     # uint8 travels as compact base64 (a float array with NaN gaps goes as text, ~5x larger): ink 0..254, gap 255.
     z = np.where(np.isnan(mosaic), 255, np.rint(np.clip(np.nan_to_num(mosaic), 0, 1) * 254)).astype(np.uint8)
-    fig = go.Figure(go.Heatmap(z=z, zmin=0, zmax=255, showscale=False, hoverinfo="skip",
-                               colorscale=[[0.0, "#000000"], [254 / 255, "#ffffff"], [1.0, GAP_COLOR]]))
-    if captions:
-        for i, text in enumerate(captions[:n]):
-            r, c = divmod(i, ncols)
-            fig.add_annotation(x=c * (w + gap) + w / 2 - 0.5, y=r * (h + gap) + h + gap / 2 - 0.5, text=str(text),
-                               showarrow=False, font=dict(size=11), yanchor="middle")
-    _image_axes(fig)
-    fig.update_layout(title=title or None, margin=_MARGIN, plot_bgcolor="rgba(0,0,0,0)",
-                      height=int(nrows * tile_px * (h + gap) / h) + (60 if title else 30),
-                      width=None)
-    return fig
+    annotations = []
+    for i, text in enumerate((captions or [])[:n]):
+        r, c = divmod(i, ncols)
+        annotations.append(dict(x=c * (w + gap) + w / 2 - 0.5, y=r * (h + gap) + h + gap / 2 - 0.5, text=str(text),
+                                showarrow=False, font=dict(size=11), yanchor="middle"))
+    heat = go.Heatmap(z=z, zmin=0, zmax=255, showscale=False, hoverinfo="skip",
+                      colorscale=[[0.0, "#000000"], [254 / 255, "#ffffff"], [1.0, GAP_COLOR]])
+    return go.Figure(data=[heat], layout=dict(
+        title=_title(title), margin=_MARGIN, plot_bgcolor="rgba(0,0,0,0)", annotations=annotations,
+        height=int(nrows * tile_px * (h + gap) / h) + (60 if title else 30),
+        xaxis=_HIDDEN, yaxis=dict(_HIDDEN, autorange="reversed", scaleanchor="x")))
 
 
 def digit(image: np.ndarray, title: str = "", size: int = 220) -> go.Figure:
     """One digit, square."""
-    fig = go.Figure(go.Heatmap(z=_as_float(image).reshape(np.asarray(image).shape[-2:]), colorscale="gray",
-                               zmin=0, zmax=1, showscale=False,
-                               hovertemplate="x=%{x} y=%{y} ink=%{z:.2f}<extra></extra>"))
-    _image_axes(fig)
-    fig.update_layout(title=title or None, margin=dict(l=5, r=5, t=35 if title else 5, b=5), height=size,
-                      width=size)
-    return fig
+    heat = go.Heatmap(z=_as_float(image).reshape(np.asarray(image).shape[-2:]), colorscale=_GRAY, zmin=0, zmax=1,
+                      showscale=False, hovertemplate="x=%{x} y=%{y} ink=%{z:.2f}<extra></extra>")
+    return go.Figure(data=[heat], layout=dict(
+        title=_title(title), margin=dict(l=5, r=5, t=35 if title else 5, b=5), height=size, width=size,
+        xaxis=_HIDDEN, yaxis=dict(_HIDDEN, autorange="reversed", scaleanchor="x")))
 
 
 def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], mse: Mapping[str, float] | None = None
@@ -84,25 +118,24 @@ def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], ms
     """Input | for each model: reconstruction and |error| map, titled with its MSE."""
     x = _as_float(image).reshape(28, 28)
     names = list(recons)
-    cols = 1 + 2 * len(names)
     titles = ["input"]
     for name in names:
         err = mse[name] if mse and name in mse else float(np.mean((_as_float(recons[name]).reshape(28, 28) - x) ** 2))
         titles += [f"{name}<br>MSE {err:.4f}", "|error|"]
-    fig = make_subplots(rows=1, cols=cols, subplot_titles=titles, horizontal_spacing=0.015)
-    fig.add_trace(go.Heatmap(z=x, colorscale="gray", zmin=0, zmax=1, showscale=False, name="input"), 1, 1)
+    layout, refs = _grid(1, 1 + 2 * len(names), 0.015, 0.0, titles)
+    data = [go.Heatmap(z=x, colorscale=_GRAY, zmin=0, zmax=1, showscale=False, name="input",
+                       xaxis=refs[0][0], yaxis=refs[0][1])]
     for i, name in enumerate(names):
         r = _as_float(recons[name]).reshape(28, 28)
-        fig.add_trace(go.Heatmap(z=r, colorscale="gray", zmin=0, zmax=1, showscale=False, name=name), 1, 2 + 2 * i)
-        fig.add_trace(go.Heatmap(z=np.abs(r - x), colorscale="Reds", zmin=0, zmax=1, showscale=(i == len(names) - 1),
-                                 colorbar=dict(title="|err|", thickness=10), name=f"{name} error"), 1, 3 + 2 * i)
-    for c in range(1, cols + 1):
-        fig.update_xaxes(visible=False, constrain="domain", row=1, col=c)
-        fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if c == 1 else c}",
-                         constrain="domain", row=1, col=c)
-    fig.update_annotations(font_size=12)
-    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10), height=280)
-    return fig
+        (xa, ya), (xe, ye) = refs[1 + 2 * i], refs[2 + 2 * i]
+        data.append(go.Heatmap(z=r, colorscale=_GRAY, zmin=0, zmax=1, showscale=False, name=name, xaxis=xa, yaxis=ya))
+        data.append(go.Heatmap(z=np.abs(r - x), colorscale="Reds", zmin=0, zmax=1, showscale=(i == len(names) - 1),
+                               colorbar=dict(title=dict(text="|err|"), thickness=10), name=f"{name} error",
+                               xaxis=xe, yaxis=ye))
+    for xa, ya in refs:
+        layout["xaxis" + xa[1:]].update(_HIDDEN)
+        layout["yaxis" + ya[1:]].update(_HIDDEN, autorange="reversed", scaleanchor=xa)
+    return go.Figure(data=data, layout=dict(layout, margin=dict(l=10, r=10, t=60, b=10), height=280))
 
 
 def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, float] | None = None,
@@ -114,47 +147,45 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, flo
     """
     z = np.asarray(z, dtype=np.float32)
     labels = np.asarray(labels)
-    fig = go.Figure()
+    data = []
     for d in range(10):
         idx = np.nonzero(labels == d)[0]
         if idx.size == 0:
             continue
-        fig.add_trace(go.Scatter(x=z[idx, 0], y=z[idx, 1], mode="markers", name=str(d), customdata=idx,
-                                 marker=dict(size=6, color=PALETTE[d], opacity=0.75),
-                                 hovertemplate=f"digit {d}<br>z=(%{{x:.2f}}, %{{y:.2f}})<br>"
-                                               "#%{customdata}<extra></extra>"))
+        data.append(go.Scatter(x=z[idx, 0], y=z[idx, 1], mode="markers", name=str(d), customdata=idx,
+                               marker=dict(size=6, color=PALETTE[d], opacity=0.75),
+                               hovertemplate=f"digit {d}<br>z=(%{{x:.2f}}, %{{y:.2f}})<br>"
+                                             "#%{customdata}<extra></extra>"))
     if selected is not None:
-        fig.add_trace(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name="decoded",
-                                 marker=dict(size=16, symbol="x", color="black", line=dict(width=2, color="white")),
-                                 hovertemplate="decoded point<br>z=(%{x:.2f}, %{y:.2f})<extra></extra>"))
+        data.append(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name="decoded",
+                               marker=dict(size=16, symbol="x", color="black", line=dict(width=2, color="white")),
+                               hovertemplate="decoded point<br>z=(%{x:.2f}, %{y:.2f})<extra></extra>"))
     if mark is not None:
-        fig.add_trace(go.Scatter(x=[mark[0]], y=[mark[1]], mode="markers", name=mark_name,
-                                 marker=dict(size=18, symbol="star", color="gold", line=dict(width=1.5, color="black")),
-                                 hovertemplate=f"{mark_name}<br>z=(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
-    fig.update_layout(title=title or None, margin=_MARGIN, height=460, xaxis_title="z₁", yaxis_title="z₂",
-                      legend_title="digit")
-    return fig
+        data.append(go.Scatter(x=[mark[0]], y=[mark[1]], mode="markers", name=mark_name,
+                               marker=dict(size=18, symbol="star", color="gold", line=dict(width=1.5, color="black")),
+                               hovertemplate=f"{mark_name}<br>z=(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
+    return go.Figure(data=data, layout=dict(
+        title=_title(title), margin=_MARGIN, height=460, xaxis=dict(title=dict(text="z₁")),
+        yaxis=dict(title=dict(text="z₂")), legend=dict(title=dict(text="digit"))))
 
 
 def attention_heatmap(weights: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
                       x_title: str = "input", y_title: str = "output", height: int | None = None) -> go.Figure:
     """weights [T, S] (rows: queries, e.g. output steps; columns: keys, e.g. input characters)."""
     w = np.asarray(weights, dtype=np.float32)
-    xs = [_show(c) for c in x_labels]
-    ys = [_show(c) for c in y_labels]
-    xs, ys = _unique(xs), _unique(ys)
-    fig = go.Figure(go.Heatmap(z=w, x=xs, y=ys, colorscale="Blues", zmin=0, zmax=max(1e-6, float(np.nanmax(w))),
-                               colorbar=dict(title="weight", thickness=12),
-                               hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>"
-                                             "weight %{z:.3f}<extra></extra>"))
+    xs = _unique([_show(c) for c in x_labels])
+    ys = _unique([_show(c) for c in y_labels])
+    heat = go.Heatmap(z=w, x=xs, y=ys, colorscale="Blues", zmin=0, zmax=max(1e-6, float(np.nanmax(w))),
+                      colorbar=dict(title=dict(text="weight"), thickness=12),
+                      hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>weight %{{z:.3f}}<extra></extra>")
     # every character labelled (Plotly would skip some on narrow charts)
-    fig.update_xaxes(title=x_title, type="category", tickangle=0, tickmode="array", tickvals=xs, ticktext=xs,
-                     tickfont_size=10)
-    fig.update_yaxes(title=y_title, type="category", autorange="reversed", tickmode="array", tickvals=ys, ticktext=ys,
-                     tickfont_size=10)
-    fig.update_layout(title=title or None, margin=dict(l=10, r=10, t=70 if title else 20, b=10),
-                      height=height or max(260, 22 * len(ys) + 140))
-    return fig
+    return go.Figure(data=[heat], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=70 if title else 20, b=10),
+        height=height or max(260, 22 * len(ys) + 140),
+        xaxis=dict(title=dict(text=x_title), type="category", tickangle=0, tickmode="array", tickvals=xs,
+                   ticktext=xs, tickfont=dict(size=10)),
+        yaxis=dict(title=dict(text=y_title), type="category", autorange="reversed", tickmode="array", tickvals=ys,
+                   ticktext=ys, tickfont=dict(size=10))))
 
 
 def attention_grid(weights: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
@@ -165,19 +196,19 @@ def attention_grid(weights: np.ndarray, x_labels: Sequence[str], y_labels: Seque
         w = w[None]
     n_layer, n_head = w.shape[:2]
     titles = [f"layer {l + 1} · {row_label} {h + 1}" for l in range(n_layer) for h in range(n_head)]
-    fig = make_subplots(rows=n_layer, cols=n_head, subplot_titles=titles, horizontal_spacing=0.02,
-                        vertical_spacing=0.08 if n_layer > 1 else 0.0)
+    layout, refs = _grid(n_layer, n_head, 0.02, 0.08 if n_layer > 1 else 0.0, titles, title_size=11)
     xs, ys = _unique([_show(c) for c in x_labels]), _unique([_show(c) for c in y_labels])
+    data = []
     for l in range(n_layer):
         for h in range(n_head):
-            fig.add_trace(go.Heatmap(z=w[l, h], x=xs, y=ys, colorscale="Blues", zmin=0, zmax=1, showscale=False,
-                                     hovertemplate="q %{y} · k %{x}: %{z:.3f}<extra></extra>"), l + 1, h + 1)
-            fig.update_yaxes(autorange="reversed", type="category", showticklabels=(h == 0), row=l + 1, col=h + 1)
-            fig.update_xaxes(type="category", showticklabels=False, row=l + 1, col=h + 1)
-    fig.update_annotations(font_size=11)
-    fig.update_layout(title=title or None, margin=dict(l=10, r=10, t=70 if title else 40, b=10),
-                      height=max(220, 210 * n_layer + (30 if title else 0)))
-    return fig
+            xa, ya = refs[l * n_head + h]
+            data.append(go.Heatmap(z=w[l, h], x=xs, y=ys, colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                                   hovertemplate="q %{y} · k %{x}: %{z:.3f}<extra></extra>", xaxis=xa, yaxis=ya))
+            layout["xaxis" + xa[1:]].update(type="category", showticklabels=False)
+            layout["yaxis" + ya[1:]].update(type="category", autorange="reversed", showticklabels=(h == 0))
+    return go.Figure(data=data, layout=dict(
+        layout, title=_title(title), margin=dict(l=10, r=10, t=70 if title else 40, b=10),
+        height=max(220, 210 * n_layer + (30 if title else 0))))
 
 
 def bars(values: Sequence[float], labels: Sequence[str], title: str = "", y_title: str = "",
@@ -187,22 +218,26 @@ def bars(values: Sequence[float], labels: Sequence[str], title: str = "", y_titl
     colors = ["#1f77b4"] * len(labels)
     if highlight is not None and 0 <= highlight < len(labels):
         colors[highlight] = "#d62728"
-    fig = go.Figure(go.Bar(x=labels, y=list(values), marker_color=colors, texttemplate=f"%{{y:{text_format}}}",
-                           textposition="outside", cliponaxis=False))
-    fig.update_xaxes(type="category")
-    fig.update_layout(title=title or None, yaxis_title=y_title, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      height=height)
-    return fig
+    bar = go.Bar(x=labels, y=list(values), marker=dict(color=colors), texttemplate=f"%{{y:{text_format}}}",
+                 textposition="outside", cliponaxis=False)
+    return go.Figure(data=[bar], layout=dict(
+        title=_title(title), yaxis=dict(title=dict(text=y_title)), xaxis=dict(type="category"),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=height))
 
 
 def class_histogram(counts: Sequence[int], title: str = "Classifier labels of generated samples") -> go.Figure:
-    """How many samples fell in each digit class, with the uniform expectation as a line."""
+    """How many samples fell in each digit class, with the uniform expectation as a dotted line."""
     counts = np.asarray(counts)
-    fig = bars(counts, [str(i) for i in range(len(counts))], title=title, y_title="samples", text_format="d")
     expected = counts.sum() / max(1, len(counts))
-    fig.add_hline(y=expected, line_dash="dot", line_color="gray", annotation_text=f"uniform {expected:.0f}")
-    fig.update_xaxes(title="digit")
-    return fig
+    bar = go.Bar(x=[str(i) for i in range(len(counts))], y=counts.tolist(), marker=dict(color="#1f77b4"),
+                 texttemplate="%{y:d}", textposition="outside", cliponaxis=False)
+    return go.Figure(data=[bar], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=50, b=10), height=300,
+        xaxis=dict(type="category", title=dict(text="digit")), yaxis=dict(title=dict(text="samples")),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=expected, y1=expected,
+                     line=dict(dash="dot", color="gray"))],
+        annotations=[dict(xref="paper", x=1, y=expected, text=f"uniform {expected:.0f}", showarrow=False,
+                          xanchor="right", yanchor="bottom", font=dict(color="gray"))]))
 
 
 def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, title: str = "",
@@ -212,40 +247,42 @@ def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, t
     rows = list(history)
     keys = list(keys) if keys else sorted({k for r in rows for k, v in r.items()
                                            if k != x_key and isinstance(v, (int, float))})
-    fig = go.Figure()
+    data = []
     for k in keys:
         pts = [(r[x_key], r[k]) for r in rows if isinstance(r.get(k), (int, float))]
         if pts:
-            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=k))
-    if marker_epoch is not None:
-        fig.add_vline(x=marker_epoch, line_dash="dash", line_color="gray")
-    fig.update_layout(title=title or None, xaxis_title=x_key, yaxis_title=y_title, margin=_MARGIN, height=height,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
-    return fig
+            xy = np.asarray(pts, dtype=np.float64)  # arrays travel as typed base64, lists item by item
+            data.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=k))
+    shapes = [] if marker_epoch is None else [dict(type="line", yref="paper", y0=0, y1=1, x0=marker_epoch,
+                                                   x1=marker_epoch, line=dict(dash="dash", color="gray"))]
+    return go.Figure(data=data, layout=dict(
+        title=_title(title), xaxis=dict(title=dict(text=x_key)), yaxis=dict(title=dict(text=y_title)),
+        margin=_MARGIN, height=height, shapes=shapes,
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")))
 
 
 def histogram(values: np.ndarray, title: str = "", x_title: str = "", nbins: int = 30) -> go.Figure:
     """A histogram of raw values (e.g. discriminator scores)."""
-    fig = go.Figure(go.Histogram(x=np.asarray(values).ravel(), nbinsx=nbins, marker_color="#1f77b4"))
-    fig.update_layout(title=title or None, xaxis_title=x_title, yaxis_title="count", margin=_MARGIN, height=300,
-                      bargap=0.05)
-    return fig
+    hist = go.Histogram(x=np.asarray(values).ravel(), nbinsx=nbins, marker=dict(color="#1f77b4"))
+    return go.Figure(data=[hist], layout=dict(
+        title=_title(title), xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text="count")),
+        margin=_MARGIN, height=300, bargap=0.05))
 
 
 def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights alone",
                 fmt: Callable[[float], str] = lambda n: f"{n:.3g} B") -> go.Figure:
     """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes; ``fmt`` writes hovers and ticks."""
     names = [r["name"] for r in rows]
-    fig = go.Figure()
+    data = []
     for dtype, color in (("fp32", "#1f77b4"), ("fp16", "#ff7f0e"), ("int8", "#2ca02c")):
         vals = [r[dtype] for r in rows]
-        fig.add_trace(go.Bar(x=names, y=vals, name=dtype, marker_color=color, customdata=[fmt(v) for v in vals],
-                             hovertemplate=f"%{{x}}<br>{dtype}: %{{customdata}}<extra></extra>"))
+        data.append(go.Bar(x=names, y=vals, name=dtype, marker=dict(color=color), customdata=[fmt(v) for v in vals],
+                           hovertemplate=f"%{{x}}<br>{dtype}: %{{customdata}}<extra></extra>"))
     ticks = [10.0 ** k for k in range(0, 16, 3)]
-    fig.update_yaxes(type="log", title="bytes", tickvals=ticks, ticktext=[fmt(t) for t in ticks])
-    fig.update_layout(title=title or None, barmode="group", margin=_MARGIN, height=400,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
-    return fig
+    return go.Figure(data=data, layout=dict(
+        title=_title(title), barmode="group", margin=_MARGIN, height=400,
+        yaxis=dict(type="log", title=dict(text="bytes"), tickvals=ticks, ticktext=[fmt(t) for t in ticks]),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")))
 
 
 def _show(token: str) -> str:

@@ -47,7 +47,7 @@ with right:
             mse[name] = float(mnist.mse_per_image(batch, r[None, None])[0])
         if recons:
             st.markdown(f"Input: {what}")
-            ui.chart(reconstruction_panel(x, recons, mse), key="recon", filename="reconstruction")
+            ui.chart(ui.fig(reconstruction_panel, x, recons, mse), key="recon", filename="reconstruction")
             if used:
                 ui.timing("autoencoders (encode + decode)", t.ms, used)
             best = min(mse, key=mse.get)
@@ -78,13 +78,13 @@ if m2 is not None and ex is not None:
         z2 = st.slider("z₂", float(lo[1]), float(hi[1]), step=0.01, key=k2)
         with ui.Timer() as t:
             img = mnist.decode(dec2, np.array([[z1, z2]], np.float32))[0, 0]
-        st.plotly_chart(digit(img, f"decoded z = ({z1:.2f}, {z2:.2f})"), key="decoded", config=ui.PLOT_CONFIG)
+        st.plotly_chart(ui.fig(digit, img, f"decoded z = ({z1:.2f}, {z2:.2f})"), key="decoded", config=ui.PLOT_CONFIG)
         ui.timing("decoder", t.ms, dec2)
         ui.csv_button("Latent codes (CSV)", np.column_stack([codes, ex["labels"]]), "latent_2d_codes.csv",
                       key="csv_latent", col_labels=["z1", "z2", "label"])
     with c1:
         mine = tuple(mnist.encode(enc2, mnist.to_model_input(x))[0]) if x is not None else None
-        fig = latent_scatter(codes, ex["labels"], selected=(z1, z2), mark=mine, mark_name="input digit")
+        fig = ui.fig(latent_scatter, codes, ex["labels"], selected=(z1, z2), mark=mine, mark_name="input digit")
         ui.chart(fig, key="latent_map", filename="latent_map", on_select=on_pick, selection_mode="points")
 
 # --------------------------------------------------------------------------------------------------- interpolation
@@ -102,7 +102,7 @@ if pair32 is not None and ex is not None:
         path = mnist.interpolate(za[0], za[1], int(steps))
         imgs = mnist.decode(dec, path)
     captions = [f"t={i / (steps - 1):.2f}" for i in range(int(steps))]
-    ui.chart(digit_grid(imgs[:, 0], captions, ncols=int(steps), tile_px=64,
+    ui.chart(ui.fig(digit_grid, imgs[:, 0], captions, ncols=int(steps), tile_px=64,
                         title=f"#{a} (label {ex['labels'][a]}) → #{b} (label {ex['labels'][b]})"),
              key="interp", filename="interpolation")
     ui.timing("encode 2 + decode path", t.ms, pair32)

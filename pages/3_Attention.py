@@ -5,8 +5,7 @@ import streamlit as st
 
 import ui
 from core.figures import attention_heatmap, bars
-from core.runtime.decode import decode
-from ui.seq import date_input, expected, seq_model
+from ui.seq import date_input, decoded, expected, seq_model
 
 ui.setup("attention", "Attention", ":material/center_focus_strong:",
          "At every output step the decoder scores each encoder state, softmaxes the scores into weights and reads "
@@ -16,8 +15,7 @@ text = date_input()
 model = seq_model("seq2seq_attention")
 if model is not None and text:
     with ui.guard():
-        with ui.Timer() as t:
-            d = decode(model, text)
+        d = decoded("seq2seq_attention", model, text)
         want = expected(text)
         c1, c2, c3 = st.columns([2, 2, 3])
         c1.metric("Output", d.output or "∅")
@@ -25,8 +23,9 @@ if model is not None and text:
             c2.metric("Expected", want, "correct" if d.output == want else "wrong",
                       delta_color="green" if d.output == want else "red", delta_arrow="off")
         with c3:
-            ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", t.ms, [model.encoder, model.step])
-        ui.chart(attention_heatmap(d.cross, d.src_tokens, d.out_tokens, title="Alignment: output × input",
+            ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
+                      cached=True)
+        ui.chart(ui.fig(attention_heatmap, d.cross, d.src_tokens, d.out_tokens, title="Alignment: output × input",
                                    x_title="input character", y_title="output character"),
                  key="alignment", filename="additive_alignment")
         ui.csv_button("Alignment matrix (CSV)", d.cross, "additive_alignment.csv", key="csv_align",
@@ -41,7 +40,7 @@ if model is not None and text:
         tok = d.out_tokens[step - 1]
         w = d.cross[step - 1]
         top = int(w.argmax())
-        ui.chart(bars(w, d.src_tokens, title=f"Step {step}: writing {tok!r} — attention over the input",
+        ui.chart(ui.fig(bars, w, d.src_tokens, title=f"Step {step}: writing {tok!r} — attention over the input",
                       y_title="weight", highlight=top), key="step_bars", filename=f"additive_step{step}")
         st.caption(f"Output so far: `{''.join(d.out_tokens[:step])}` · strongest input position: "
                    f"{top + 1} ({d.src_tokens[top]!r}, weight {w[top]:.2f}).")

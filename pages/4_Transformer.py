@@ -6,8 +6,8 @@ import streamlit as st
 
 import ui
 from core.figures import attention_grid, attention_heatmap, bars
-from core.runtime.decode import decode, mean_cross
-from ui.seq import date_input, expected, seq_model
+from core.runtime.decode import mean_cross
+from ui.seq import date_input, decoded, expected, seq_model
 
 ui.setup("transformer", "Transformer", ":material/hub:",
          "Scaled dot-product attention, softmax(QKᵀ/√d_k)V, in several heads per layer: the encoder attends over "
@@ -19,8 +19,7 @@ if model is None or not text:
     st.stop()
 
 with ui.guard():
-    with ui.Timer() as t:
-        d = decode(model, text)
+    d = decoded("transformer", model, text)
     want = expected(text)
     c1, c2, c3 = st.columns([2, 2, 3])
     c1.metric("Output", d.output or "∅")
@@ -28,7 +27,8 @@ with ui.guard():
         c2.metric("Expected", want, "correct" if d.output == want else "wrong",
                   delta_color="green" if d.output == want else "red", delta_arrow="off")
     with c3:
-        ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", t.ms, [model.encoder, model.step])
+        ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
+                  cached=True)
 
     L_enc, H = d.enc_self.shape[:2]
     L_dec = d.cross.shape[0]
@@ -48,7 +48,7 @@ with ui.guard():
     st.subheader(f"Layer {layer}, head {head}")
     for col, (title, (w, xs, ys, xt, yt, short, l)) in zip(st.columns(3), maps.items()):
         with col:
-            ui.chart(attention_heatmap(w, xs, ys, title=f"{title}<br><sup>layer {l + 1}, head {head}</sup>",
+            ui.chart(ui.fig(attention_heatmap, w, xs, ys, title=f"{title}<br><sup>layer {l + 1}, head {head}</sup>",
                                        x_title=xt, y_title=yt, height=420),
                      key=f"map_{short}", filename=f"transformer_{short}_L{l + 1}H{head}")
             ui.csv_button("CSV", w, f"transformer_{short}_L{l + 1}H{head}.csv", key=f"csv_{short}",
@@ -60,22 +60,22 @@ with ui.guard():
                     key=ui.param("grid", "cross", str, choices=list(kinds)))
     w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src),
                      "dec": (d.dec_self, dec_in, out)}[kind]
-    ui.chart(attention_grid(w_all, xs, ys, title=f"{kinds[kind]}: every layer and head"), key="grid",
+    ui.chart(ui.fig(attention_grid, w_all, xs, ys, title=f"{kinds[kind]}: every layer and head"), key="grid",
              filename=f"transformer_{kind}_all_heads")
 
     st.subheader("Additive attention beside the Transformer")
     additive = seq_model("seq2seq_attention")
     c1, c2 = st.columns(2)
     with c2:
-        ui.chart(attention_heatmap(mean_cross(d), src, out, title=f"Transformer: last-layer cross-attention, mean of "
-                                   f"{H} heads<br><sup>output {d.output}</sup>", x_title="input", y_title="output",
-                                   height=420), key="cmp_tf", filename="transformer_mean_cross")
+        title = f"Transformer: last-layer cross-attention, mean of {H} heads<br><sup>output {d.output}</sup>"
+        ui.chart(ui.fig(attention_heatmap, mean_cross(d), src, out, title=title, x_title="input", y_title="output",
+                        height=420), key="cmp_tf", filename="transformer_mean_cross")
     if additive is not None:
-        a = decode(additive, text)
+        a = decoded("seq2seq_attention", additive, text)
         with c1:
-            ui.chart(attention_heatmap(a.cross, a.src_tokens, a.out_tokens, title=f"Additive (GRU) alignment<br>"
-                                       f"<sup>output {a.output}</sup>", x_title="input", y_title="output",
-                                       height=420), key="cmp_add", filename="additive_alignment")
+            title = f"Additive (GRU) alignment<br><sup>output {a.output}</sup>"
+            ui.chart(ui.fig(attention_heatmap, a.cross, a.src_tokens, a.out_tokens, title=title, x_title="input",
+                            y_title="output", height=420), key="cmp_add", filename="additive_alignment")
 
     st.subheader("Step through the decoding")
     T = len(out)
@@ -89,10 +89,12 @@ with ui.guard():
                 f"**`{out[s]}`**")
     c1, c2 = st.columns(2)
     with c1:
-        ui.chart(bars(d.cross[ld, :, s].mean(0), src, title=f"Cross-attention of step {step} (layer {ld + 1}, mean "
-                      "of heads)", y_title="weight", highlight=int(d.cross[ld, :, s].mean(0).argmax())),
+        w = d.cross[ld, :, s].mean(0)
+        ui.chart(ui.fig(bars, w, src, title=f"Cross-attention of step {step} (layer {ld + 1}, mean of heads)",
+                        y_title="weight", highlight=int(w.argmax())),
                  key="step_cross", filename=f"transformer_step{step}_cross")
     with c2:
         prev = ["<bos>"] + out[:s]
-        ui.chart(bars(d.dec_self[ld, :, s, : s + 1].mean(0), prev, title=f"Decoder self-attention of step {step} "
-                      "(mean of heads)", y_title="weight"), key="step_self", filename=f"transformer_step{step}_self")
+        ui.chart(ui.fig(bars, d.dec_self[ld, :, s, : s + 1].mean(0), prev,
+                        title=f"Decoder self-attention of step {step} (mean of heads)", y_title="weight"),
+                 key="step_self", filename=f"transformer_step{step}_self")

@@ -72,7 +72,7 @@ with right:
     ops = entry.get("ops") or {}
     if ops:
         top = sorted(ops.items(), key=lambda kv: -kv[1])
-        ui.chart(bars([v for _, v in top], [k for k, _ in top], title="Operators in the graph", y_title="nodes",
+        ui.chart(ui.fig(bars, [v for _, v in top], [k for k, _ in top], title="Operators in the graph", y_title="nodes",
                       text_format="d", height=340), key=f"ops_{name}", filename=f"{name}_operators")
     st.download_button(f"Download {name}", data=lambda p=m.path: p.read_bytes(), file_name=name,
                        mime="application/octet-stream", on_click="ignore", icon=":material/download:",

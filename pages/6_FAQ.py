@@ -121,7 +121,7 @@ default = [p.name for p in presets if p.kind == "project"][-2:] + ["ResNet-50", 
 chosen = st.multiselect("Compare", list(by_name), default=[d for d in default if d in by_name], key="faq.compare")
 rows = sc.table([by_name[c] for c in chosen], ("fp32", "fp16", "int8"))
 if rows:
-    ui.chart(memory_bars(rows, fmt=sc.human_bytes), key="memory", filename="model_memory")
+    ui.chart(ui.fig(memory_bars, rows, fmt=sc.human_bytes), key="memory", filename="model_memory")
 with st.expander("All presets"):
     ui.table([{"model": r["name"], "parameters": sc.human_count(r["params"]), "fp32": sc.human_bytes(r["fp32"]),
                "fp16": sc.human_bytes(r["fp16"]), "int8": sc.human_bytes(r["int8"]),

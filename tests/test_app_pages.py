@@ -108,6 +108,9 @@ def test_gan_seed_changes_samples_and_lives_in_the_url():
     assert np.array_equal(z_of(spec(again, "samples")), b)
     hist = spec(again, "hist")["data"][0]["y"]
     assert sum(hist if isinstance(hist, list) else z_of({"data": [{"z": hist}]}).tolist()) == 1000
+    at = ok(widget(again.number_input, "gan.hseed").set_value(3).run())  # the check's own seed
+    hist3 = spec(at, "hist")["data"][0]["y"]
+    assert hist3 != hist and sum(hist3) == 1000
 
 
 def test_gan_grid_and_timeline_epoch():

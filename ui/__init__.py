@@ -6,7 +6,9 @@ figure builders in ``core.figures``. No torch anywhere on this path.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -17,10 +19,11 @@ import streamlit as st
 
 from core import EXPORTED
 from core.errors import UserError
-from core.manifest import MANIFEST
-from core.runtime.session import LoadedModel, available_providers, load_model
+from core.manifest import MANIFEST, check_artifact
+from core.runtime.session import LoadedModel, available_providers, open_session
 
 PROVIDERS = {"Auto": "auto", "CUDA": "cuda", "CPU": "cpu"}
+SESSION_THREADS = 1
 _PAGE = "_ui_page"  # session-state key: the id of the page now running
 _USED = "_ui_used"  # session-state key: {model: (providers, note)} loaded on this run
 _KEEP = "_ui_keep."  # prefix: last value of each view parameter, kept across page switches
@@ -103,7 +106,12 @@ def _stamp(name: str, root: Path = EXPORTED) -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _cached_model(name: str, provider: str, stamp: tuple) -> LoadedModel:
-    return load_model(name, provider)  # verifies the sha256 against the manifest once per file version
+    """One session per model file version and provider, its sha256 checked against the manifest first.
+
+    One intra-op thread: these models take a millisecond or two, and onnxruntime's spinning thread pool costs
+    more than it gives on a small shared host (measured here under load: classifier on 16 digits 18 ms -> 9 ms).
+    """
+    return open_session(check_artifact(name), provider, threads=SESSION_THREADS)
 
 
 def model(name: str, quiet: bool = False) -> LoadedModel | None:
@@ -215,14 +223,62 @@ class Timer:
         self.ms = (time.perf_counter() - self.t0) * 1000.0
 
 
-def timing(label: str, ms: float, m: LoadedModel | Sequence[LoadedModel] | None = None) -> None:
-    """The inference time of the last run, beside its demo."""
+def timing(label: str, ms: float, m: LoadedModel | Sequence[LoadedModel] | None = None, cached: bool = False
+           ) -> None:
+    """The inference time of the last run, beside its demo (``cached``: that run was for an earlier rerun)."""
     where = ""
     if m is not None:
         ms_list = m if isinstance(m, (list, tuple)) else [m]
         provs = sorted({_short(x.providers[0]) for x in ms_list if x and x.providers})
         where = f" on {', '.join(provs)}" if provs else ""
-    st.caption(f":material/timer: {label}: **{ms:.1f} ms**{where}")
+    note = " (when first computed; this view is cached)" if cached else ""
+    st.caption(f":material/timer: {label}: **{ms:.1f} ms**{where}{note}")
+
+
+def fig(builder: Callable[..., Any], *args, **kwargs) -> Any:
+    """``builder(*args, **kwargs)`` (a core.figures function), cached on a digest of its arguments.
+
+    Building a Plotly figure validates every value (10-60 ms each); most reruns change one widget, so most of a
+    page's figures are the same as last time and come from here instead. The digest is ours (numpy bytes and JSON
+    through blake2b): Streamlit's own argument hashing walks lists of dicts item by item and costs as much.
+    """
+    name = f"{builder.__module__}.{builder.__qualname__}"
+    return _cached_fig(name, _digest((args, kwargs)), builder, args, kwargs)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _cached_fig(name: str, digest: str, _builder: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:
+    return _builder(*_args, **_kwargs)  # the figure is shared: st.plotly_chart only reads it
+
+
+def _digest(obj: Any) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    _feed(h, obj)
+    return h.hexdigest()
+
+
+def _feed(h, obj: Any) -> None:
+    if isinstance(obj, np.ndarray):
+        h.update(f"nd{obj.dtype}{obj.shape}".encode())
+        h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, (list, tuple)):
+        try:  # plain data (numbers, strings, dicts of them): one C call
+            h.update(b"j" + json.dumps(obj, sort_keys=True).encode())
+        except (TypeError, ValueError):
+            h.update(b"[")
+            for item in obj:
+                _feed(h, item)
+            h.update(b"]")
+    elif isinstance(obj, dict):
+        h.update(b"{")
+        for k in sorted(obj, key=str):
+            _feed(h, str(k))
+            _feed(h, obj[k])
+        h.update(b"}")
+    elif callable(obj):
+        h.update(f"fn{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}".encode())
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r}".encode())
 
 
 def chart(fig, key: str, filename: str | None = None, **kwargs) -> Any:

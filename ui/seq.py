@@ -10,7 +10,7 @@ import streamlit as st
 import ui
 from core import EXPORTED
 from core.errors import UserError
-from core.runtime.decode import SeqModel, load_seq_model
+from core.runtime.decode import Decoded, SeqModel, decode, make_seq_model
 
 _DAYS = (date(1969, 7, 20), date(2026, 11, 28), date(1999, 12, 31), date(2004, 2, 29), date(1912, 4, 15))
 _PICKS = (  # (format, case): a spread of the formats the models were trained on
@@ -43,24 +43,33 @@ def _presets(stamp: tuple) -> dict[str, str]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _cached_seq(kind: str, provider: str, stamp: tuple) -> SeqModel:
-    return load_seq_model(kind, provider)
+def _cached_seq(kind: str, provider: str, stamp: tuple, _enc, _step) -> SeqModel:
+    # what load_seq_model does, over the UI's cached (verified, single-thread) sessions
+    return make_seq_model(kind, _enc.card, _enc.run, _step.run, _enc, _step)
 
 
 def seq_model(kind: str) -> SeqModel | None:
     """The date model ``kind`` ("seq2seq_attention" | "transformer") on the sidebar's provider; None after an error."""
     files = (f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx")
+    parts = ui.models(*files)
+    if parts is None:
+        return None
     try:
-        m = _cached_seq(kind, ui.provider(), tuple(ui._stamp(f) for f in files))
+        return _cached_seq(kind, ui.provider(), tuple(ui._stamp(f) for f in files), *parts)
     except UserError as exc:
         st.error(str(exc))
         return None
-    used = st.session_state.setdefault(ui._USED, {})
-    for f, part in zip(files, (m.encoder, m.step)):
-        if part is not None:
-            used[f] = (list(part.providers), part.note)
-    ui._show_used()
-    return m
+
+
+def decoded(kind: str, model: SeqModel, text: str) -> Decoded:
+    """``decode(model, text)``, cached per model file version, provider and text; ``.seconds`` is its wall time."""
+    files = (f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx")
+    return _decoded(kind, ui.provider(), tuple(ui._stamp(f) for f in files), text, model)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _decoded(kind: str, provider: str, stamp: tuple, text: str, _model: SeqModel) -> Decoded:
+    return decode(_model, text)  # a TokenizeError (UserError) is raised again on every call: errors are not cached
 
 
 def date_input(default: str | None = None) -> str:
