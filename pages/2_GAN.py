@@ -117,7 +117,7 @@ st.caption("A GAN that has collapsed draws only a few kinds of digit. 1,000 samp
            "them takes about a second on a CPU, so they do not follow the seed above), labelled by the classifier.")
 if gdc is not None:
     g, d, c = gdc
-    hseed = st.number_input("Seed of the 1,000 samples", 0, 2**31 - 1, step=1,
+    hseed = st.columns([1, 3])[0].number_input("Seed of the 1,000 samples", 0, 2**31 - 1, step=1,
                             key=ui.param("hseed", 0, int, lo=0, hi=2**31 - 1))
     counts, ms = histogram_of(int(hseed), 1000, stamp, g, c)
     c1, c2 = st.columns([2, 1])

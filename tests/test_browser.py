@@ -121,7 +121,8 @@ def _shot(page, name: str) -> None:
     _settle(page)
     raw = page.screenshot()
     img = Image.open(io.BytesIO(raw)).convert("RGB")
-    img = img.resize((int(img.width * 0.75), int(img.height * 0.75)), Image.Resampling.LANCZOS)
+    scale = 0.75 if img.height < 2600 else 0.6  # long pages (FAQ) smaller, to keep the PNGs small
+    img = img.resize((int(img.width * scale), int(img.height * scale)), Image.Resampling.LANCZOS)
     img = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     img.save(SHOTS / f"{name}.png", optimize=True)
 
