@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 from core.figures import attention_heatmap, bars
-from ui.seq import date_input, decoded, expected, seq_model
+from ui.seq import date_input, decoded, result_header, seq_model
 
 ui.setup("attention", "Attention", ":material/center_focus_strong:",
          "At every output step the decoder scores each encoder state, softmaxes the scores into weights and reads "
@@ -16,15 +16,7 @@ model = seq_model("seq2seq_attention")
 if model is not None and text:
     with ui.guard():
         d = decoded("seq2seq_attention", model, text)
-        want = expected(text)
-        c1, c2, c3 = st.columns([2, 2, 3])
-        c1.metric("Output", d.output or "∅")
-        if want is not None:
-            c2.metric("Expected", want, "correct" if d.output == want else "wrong",
-                      delta_color="green" if d.output == want else "red", delta_arrow="off")
-        with c3:
-            ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
-                      cached=True)
+        result_header(d, model)
         ui.chart(ui.fig(attention_heatmap, d.cross, d.src_tokens, d.out_tokens, title="Alignment: output × input",
                                    x_title="input character", y_title="output character"),
                  key="alignment", filename="additive_alignment")

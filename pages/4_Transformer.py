@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from core.figures import attention_grid, attention_heatmap, bars
 from core.runtime.decode import mean_cross
-from ui.seq import date_input, decoded, expected, seq_model
+from ui.seq import date_input, decoded, result_header, seq_model
 
 ui.setup("transformer", "Transformer", ":material/hub:",
          "Scaled dot-product attention, softmax(QKᵀ/√d_k)V, in several heads per layer: the encoder attends over "
@@ -20,15 +20,7 @@ if model is None or not text:
 
 with ui.guard():
     d = decoded("transformer", model, text)
-    want = expected(text)
-    c1, c2, c3 = st.columns([2, 2, 3])
-    c1.metric("Output", d.output or "∅")
-    if want is not None:
-        c2.metric("Expected", want, "correct" if d.output == want else "wrong",
-                  delta_color="green" if d.output == want else "red", delta_arrow="off")
-    with c3:
-        ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
-                  cached=True)
+    result_header(d, model)
 
     L_enc, H = d.enc_self.shape[:2]
     L_dec = d.cross.shape[0]

@@ -98,3 +98,16 @@ def _preset_key() -> str:
 def expected(text: str) -> str | None:
     """The true ISO date when ``text`` is one of the presets."""
     return presets().get(text.strip())
+
+
+def result_header(d: Decoded, model: SeqModel) -> None:
+    """Output, the expected ISO date where the input is a preset, and the decoding time, in one row."""
+    want = expected(d.input)
+    c1, c2, c3 = st.columns([2, 2, 3])
+    c1.metric("Output", d.output or "∅")
+    if want is not None:
+        c2.metric("Expected", want, "correct" if d.output == want else "wrong",
+                  delta_color="green" if d.output == want else "red", delta_arrow="off")
+    with c3:
+        ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
+                  cached=True)
