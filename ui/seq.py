@@ -88,6 +88,9 @@ def date_input(default: str | None = None) -> str:
                  on_change=pick)
     text = c2.text_input("Date, as a person might write it", key=key, max_chars=64,
                          help="Letters, digits, space and , - . / — up to 32 characters.")
+    st.caption("Trained on 12 ways of writing a date (the presets), years 1900–2099. Outside those — ISO input, "
+               "the year 2100, another language — the model still answers, confidently and often wrongly: a "
+               "sequence model has no notion of input it was never shown.")
     return text
 
 
