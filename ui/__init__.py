@@ -19,8 +19,8 @@ import streamlit as st
 
 from core import EXPORTED
 from core.errors import UserError
-from core.manifest import MANIFEST, check_artifact
-from core.runtime.session import LoadedModel, available_providers, open_session
+from core.manifest import MANIFEST
+from core.runtime.session import LoadedModel, available_providers, load_model
 
 PROVIDERS = {"Auto": "auto", "CUDA": "cuda", "CPU": "cpu"}
 SESSION_THREADS = 1
@@ -111,7 +111,7 @@ def _cached_model(name: str, provider: str, stamp: tuple) -> LoadedModel:
     One intra-op thread: these models take a millisecond or two, and onnxruntime's spinning thread pool costs
     more than it gives on a small shared host (measured here under load: classifier on 16 digits 18 ms -> 9 ms).
     """
-    return open_session(check_artifact(name), provider, threads=SESSION_THREADS)
+    return load_model(name, provider, threads=SESSION_THREADS)
 
 
 def model(name: str, quiet: bool = False) -> LoadedModel | None:

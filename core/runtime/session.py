@@ -103,10 +103,10 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
 
 
 def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLike = EXPORTED,
-               verify: bool = True) -> LoadedModel:
+               verify: bool = True, threads: int | None = None) -> LoadedModel:
     """Open ``exported/<name>`` after checking it against the manifest (ModelError names the rebuild command)."""
     try:
         path = check_artifact(name, exported_dir) if verify else Path(exported_dir) / name
     except ArtifactError as exc:
         raise ModelError(str(exc)) from exc
-    return open_session(path, provider)
+    return open_session(path, provider, threads=threads)
