@@ -174,6 +174,10 @@ def test_small_helpers():
     np.testing.assert_array_equal(rt.gan_noise(7, 3), rt.gan_noise(7, 3))
     assert rt.gan_noise(7, 3).shape == (3, 100) and rt.gan_noise(7, 3).dtype == np.float32
     assert not np.array_equal(rt.gan_noise(7, 3), rt.gan_noise(8, 3))
+    # softmax top-1 >= 0.9: [10, 0, 0] is 0.9999 sure, [1, 1, 1] a third, [2, 0, 0] 0.79; huge logits stay finite
+    logits = np.array([[10.0, 0, 0], [1, 1, 1], [2, 0, 0], [1000, -1000, 0]])
+    assert rt.confident_fraction(logits) == 0.5
+    assert rt.confident_fraction(logits, threshold=0.75) == 0.75
     np.testing.assert_allclose(rt.class_histogram(np.array([0, 0, 3, 9])), [.5, 0, 0, .25, 0, 0, 0, 0, 0, .25])
     img = np.zeros((1, 1, 28, 28), np.float32)
     img[0, 0, 5, 5] = 9.0
@@ -189,3 +193,20 @@ def test_pca_reconstruction_improves_with_components():
     np.testing.assert_allclose(pca["components"] @ pca["components"].T, np.eye(32), atol=1e-4)
     errs = [rt.mse_per_image(x, rt.pca_reconstruct(pca, x, k)).mean() for k in (2, 8, 32)]
     assert errs[0] > errs[1] > errs[2]
+
+
+def test_class_balance_loss_pushes_samples_out_of_over_produced_classes():
+    from core.training.mnist import class_balance_loss
+
+    logits = torch.zeros(16, 10, requires_grad=True)
+    uniform = torch.full((10,), 0.1)
+    class_balance_loss(F.softmax(logits, 1), uniform).backward()
+    assert logits.grad.abs().max() < 1e-7  # a balanced mix: nothing to push
+    logits.grad = None
+    shares = torch.tensor([0.3, 0.02] + [0.085] * 8)  # class 0 over-produced, class 1 starved
+    class_balance_loss(F.softmax(logits, 1), shares).backward()
+    step = -logits.grad  # gradient descent's direction
+    assert (step[:, 0] < 0).all() and (step[:, 1] > 0).all()
+    # descending it really moves the batch's mix towards class 1 and away from class 0
+    moved = F.softmax(logits.detach() + 100 * step, 1).mean(0)
+    assert moved[0] < 0.1 < moved[1]

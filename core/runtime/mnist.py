@@ -129,6 +129,14 @@ def class_histogram(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
     return counts / max(1, counts.sum())
 
 
+def confident_fraction(logits: np.ndarray, threshold: float = 0.9) -> float:
+    """Fraction of rows whose top softmax probability is at least ``threshold`` (how often a classifier is sure)."""
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(1, keepdims=True)
+    p_top = 1.0 / np.exp(z).sum(1)  # the top class has z = 0
+    return float((p_top >= threshold).mean())
+
+
 def blur3(x: np.ndarray) -> np.ndarray:
     """3x3 box blur of float images (B, 1, 28, 28), zero padding: the issue's 'blurred real digits' reference."""
     p = np.pad(np.asarray(x, np.float32), ((0, 0), (0, 0), (1, 1), (1, 1)))
