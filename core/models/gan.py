@@ -4,8 +4,9 @@ stride 2, LeakyReLU 0.2, dropout 0.3), trained with alternating steps and the no
 Differences from the text (also in the model card): G ends in tanh (images in [-1, 1] while training) instead of a
 sigmoid; G's hidden layers use BatchNorm and LeakyReLU(0.2) instead of plain ReLU; D outputs a logit (the sigmoid
 lives in the loss, BCEWithLogits, for numerical stability); D's layers are spectrally normalised (without it G
-collapsed to three or four shapes within ten epochs). The exported graphs map tanh to [0, 1] and back, so
-outside this file every image is in [0, 1].
+collapsed to three or four shapes within ten epochs). How it is trained (two time-scale learning rates, an
+averaged G, a coach classifier's class-balance and confidence terms) is in core/training/mnist.py. The exported
+graphs map tanh to [0, 1] and back, so outside this file every image is in [0, 1].
 """
 
 from __future__ import annotations

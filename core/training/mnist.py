@@ -399,6 +399,15 @@ class GanTrain:
     fid_every: int = 2
     fid_samples: int = 2000
     max_class: float = 0.14  # selection: no class above this fraction of the validation-time samples
+    # The coach: a small classifier trained here on the training split, independent of the judge (classifier.onnx,
+    # which never touches training). G's loss adds, with p = the coach's class probabilities of G's samples:
+    #   class_balance * sum_k log(q_k) * mean_b p_bk  (push out of over-produced classes; Rangwani et al. 2021)
+    #   class_confidence * mean_b H(p_b)               (each sample should look like one digit; CatGAN's G term)
+    class_balance: float = 2.0
+    class_balance_momentum: float = 0.99  # q: running class shares of G's samples, as the coach labels them
+    class_confidence: float = 0.3
+    coach_epochs: int = 8
+    coach_lr: float = 1e-3
 
 
 GAN_DIFFERENCES = [
@@ -412,10 +421,50 @@ GAN_DIFFERENCES = [
     "stuck at 45-60 on validation)",
     "one-sided label smoothing (real target 0.9); Adam beta1 0.5, two time-scale learning rates: D 4e-4, G 1e-4 "
     "(the text's reference [6])",
+    "two coach terms in G's loss. A second, smaller classifier (the coach: ClassifierConfig(channels=(16, 32), "
+    "n_features=64), trained for 8 epochs at the start on the training split with its own seed) labels G's "
+    "samples; G is pushed away from the classes it over-produces (class balance, Rangwani et al. 2021, weight 2) "
+    "and towards samples the coach reads as one digit (the coach's per-sample entropy, as in CatGAN, weight 0.3). "
+    "Without them 22 % of samples were sevens and the judge was sure of only 17 % of them. The coach uses the "
+    "digit labels, so this GAN is no longer label-free; the judge (classifier.onnx) is never used in training, "
+    "only to choose the epoch on validation digits and to score the test figures",
     "the exported G is an exponential moving average of G's weights (decay 0.999) with BatchNorm statistics "
     "recomputed for the averaged weights; the epoch is chosen on validation digits: lowest classifier-FID among "
     "epochs whose samples put no class above 14 %",
 ]
+
+
+COACH_CONFIG = ClassifierConfig(channels=(16, 32), n_features=64, dropout=0.0)
+COACH_SEED_OFFSET = 7919  # the coach's own seed: opts.seed + this, so it is not the judge's initialisation
+
+
+def class_balance_loss(probs: torch.Tensor, shares: torch.Tensor) -> torch.Tensor:
+    """sum_k log(q_k) * mean_b p_bk: its gradient moves samples out of over-produced classes (large q_k).
+
+    probs: (B, K) class probabilities of G's samples; shares: (K,) running class shares q (no gradient). With
+    q -> mean_b p it is the gradient of minus the entropy of G's class mix, estimated with far less noise than
+    one batch gives. Constant (zero gradient) when q is uniform.
+    """
+    return (shares.clamp_min(1e-6).log() * probs.mean(0)).sum()
+
+
+def fit_coach(data: Data, seed: int, tc: GanTrain, device) -> tuple[nn.Module, float]:
+    """Train the coach classifier (the class-balance regulariser's labeller); returns it frozen, in eval mode."""
+    gen = torch.Generator().manual_seed(seed + COACH_SEED_OFFSET)
+    torch.manual_seed(seed + COACH_SEED_OFFSET)
+    coach = Classifier(COACH_CONFIG).to(device)
+    opt = torch.optim.Adam(coach.parameters(), lr=tc.coach_lr)
+    for _ in range(tc.coach_epochs):
+        coach.train()
+        for idx in batches(len(data.x_train), 128, gen):
+            loss = F.cross_entropy(coach(shift(data.x_train[idx], gen, 2).to(device))[0], data.y_train[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    coach.cpu()
+    _, acc = evaluate_classifier(coach, data.x_val, data.y_val)
+    coach.to(device).eval().requires_grad_(False)
+    return coach, acc
 
 
 def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain | None = None) -> dict:
@@ -445,9 +494,15 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
         fid_noise = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED + 1, tc.fid_samples, config.z_dim))
         x_real = data.x_train * 2 - 1  # (N, 1, 28, 28) in [-1, 1]
         timeline, best, step = [], math.inf, 0
+        coach, coach_acc = fit_coach(data, opts.seed, tc, device)
+        shares = torch.full((10,), 0.1, device=device)  # q: running class shares of G's samples (coach's labels)
+        hist.meta["coach_val_accuracy"] = round(coach_acc, 5)
+        torch.manual_seed(opts.seed)  # the coach drew from the global RNG; G's run starts from the seed again
         for epoch in progress(range(1, tc.epochs + 1), "gan", quiet=opts.quiet):
             G.train(), D.train()
-            sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
+            # loss_g: the adversarial (non-saturating) part alone; the coach terms are logged beside it
+            sums = {"loss_d": 0.0, "loss_g": 0.0, "loss_class_balance": 0.0, "coach_entropy": 0.0,
+                    "d_real": 0.0, "d_fake": 0.0}
             steps = 0
             for idx in batches(len(x_real), tc.batch_size, gen):
                 if len(idx) < 2:
@@ -466,8 +521,13 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
                 # G step, non-saturating: maximise log D(G(z))
                 d_gen = D(fake)
                 loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+                probs = F.softmax(coach((fake + 1) / 2)[0], dim=1)  # (B, 10): the coach's reading of the fakes
+                shares.lerp_(probs.mean(0).detach(), 1 - tc.class_balance_momentum)
+                loss_cb = class_balance_loss(probs, shares)
+                entropy = -(probs * probs.clamp_min(1e-8).log()).sum(1).mean()  # mean per-sample entropy
+                loss_g_total = loss_g + tc.class_balance * loss_cb + tc.class_confidence * entropy
                 opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
+                loss_g_total.backward()
                 opt_g.step()
                 with torch.no_grad():
                     decay = min(tc.ema, (1 + step) / (10 + step))  # warm-up: early epochs follow G closely
@@ -478,10 +538,13 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
                         be.copy_(bb)
                 sums["loss_d"] += loss_d.item()
                 sums["loss_g"] += loss_g.item()
+                sums["loss_class_balance"] += loss_cb.item()
+                sums["coach_entropy"] += entropy.item()
                 sums["d_real"] += torch.sigmoid(d_real).mean().item()
                 sums["d_fake"] += torch.sigmoid(d_fake).mean().item()
                 steps += 1
             row = {k: v / steps for k, v in sums.items()}
+            row["coach_max_share"] = float(shares.max())
             recalibrate_bn(G_ema, config.z_dim, gen, device)
             with torch.no_grad():
                 G_ema.eval()
@@ -499,7 +562,7 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
                     best = score
                     save_checkpoint(ckpt, G=G_ema.cpu().state_dict(), D=D.cpu().state_dict(),
                                     config=asdict(config), epoch=epoch, fid_val=row["fid_val"],
-                                    max_class_val=row["max_class_val"])
+                                    max_class_val=row["max_class_val"], coach_val_accuracy=coach_acc)
                     G_ema.to(device), D.to(device)
             hist.log(**row)
             atomic_save_npz(out / "gan_timeline.npz", images=np.stack(timeline),
@@ -512,7 +575,8 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
     write_shared(out, data)
 
     g_path, d_path = out / "gan.generator.onnx", out / "gan.discriminator.onnx"
-    extra = dict(training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "non-saturating BCE"},
+    coach = {"config": asdict(COACH_CONFIG), "val_accuracy": round(float(state.get("coach_val_accuracy", math.nan)), 5)}
+    extra = dict(training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "non-saturating BCE", "coach": coach},
                  differences_from_source=GAN_DIFFERENCES)
     g_card = common_card("gan.generator", g_unit, config, data, opts, tc.epochs,
                          summary="generator: z ~ N(0, I) (100-D) -> image in [0, 1]",
@@ -559,7 +623,7 @@ def gan_metrics(g_sess, clf, x_test: np.ndarray, z_dim: int = 100, n: int = 10_0
     """
     imgs = rt.run_batched(g_sess, "z", rt.gan_noise(GAN_EVAL_SEED, n, z_dim))["image"]
     logits, feats = rt.classify(clf, imgs)
-    _, real = rt.classify(clf, x_test)
+    real_logits, real = rt.classify(clf, x_test)
     _, blur = rt.classify(clf, rt.blur3(x_test))
     half = len(real) // 2
     frac = rt.class_histogram(logits.argmax(1))
@@ -570,6 +634,8 @@ def gan_metrics(g_sess, clf, x_test: np.ndarray, z_dim: int = 100, n: int = 10_0
         "class_fractions": [round(float(f), 4) for f in frac],
         "max_class_fraction": round(float(frac.max()), 4),
         "classes_present": int((frac > 0).sum()),
+        "confident_fraction": round(rt.confident_fraction(logits), 4),  # the judge >= 90 % sure
+        "confident_fraction_real": round(rt.confident_fraction(real_logits), 4),
         "n_samples": n, "noise_seed": GAN_EVAL_SEED,
         "fid_features": "classifier.onnx `features` (penultimate layer)",
     }
