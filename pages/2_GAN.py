@@ -115,6 +115,9 @@ if timeline is not None:
 st.header("Mode-collapse check")
 st.caption("A GAN that has collapsed draws only a few kinds of digit. 1,000 samples from their own seed (drawing "
            "them takes about a second on a CPU, so they do not follow the seed above), labelled by the classifier.")
+st.caption("This generator's balance is partly taught: during training a separate, smaller coach classifier pushed "
+           "G away from the digits it over-produced (its model card on the Models page has the details and the "
+           "figures without it). The classifier that labels these samples never took part in training.")
 if gdc is not None:
     g, d, c = gdc
     hseed = st.columns([1, 3])[0].number_input("Seed of the 1,000 samples", 0, 2**31 - 1, step=1,
