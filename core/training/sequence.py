@@ -53,9 +53,12 @@ from core.training.common import (
     load_checkpoint,
     progress,
     resolve_device,
+    run_history,
     save_checkpoint,
     set_seed,
+    stage_run_files,
 )
+from core.transaction import export_transaction
 
 PARITY_ATOL = 1e-4
 
@@ -210,7 +213,7 @@ def train(kind: str, opts: TrainOptions) -> dict:
     optim = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / tc.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    history = History(Path(opts.out) / "history" / f"{kind}.json", meta={
+    history = History(run_history(opts, kind), meta={
         "model": kind, "seed": opts.seed, "train_config": asdict(tc), "model_config": asdict(cfg),
         "device": str(device), "metric": "val exact match (greedy, PyTorch)",
         "data": {"val_examples": dates.N_VAL, "formats": dates.FORMAT_NAMES},
@@ -447,7 +450,9 @@ def _trainer(kind: str):
         out = {}
         if not opts.export_only:
             out.update(train(kind, opts))
-        out.update(export_and_check(kind, opts))
+        with export_transaction(opts.out) as stage:  # all or nothing: a killed run leaves opts.out as it was
+            out.update(export_and_check(kind, replace(opts, out=stage), do_finish=False))
+            stage_run_files(stage, opts, kind)
         return out
 
     run.__name__ = f"train_{kind}"
