@@ -130,7 +130,7 @@ def test_a_valid_onnx_of_another_model_under_a_models_name_is_refused(tiny_expor
     write_manifest(tmp_path)
     with pytest.raises(ModelError, match="python -m core.train autoencoder") as err:
         load_model("autoencoder.encoder.onnx", "cpu", exported_dir=tmp_path)
-    assert "model card says it is 'tiny'" in str(err.value)
+    assert "output z has shape [batch, 8], expected [B, 32]" in str(err.value)
 
 
 def test_validate_onnx_fails_loudly_on_mismatch(tiny_export):
