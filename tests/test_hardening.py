@@ -347,3 +347,18 @@ def test_finite_in_range():
     for bad in (float("nan"), float("inf"), -float("inf"), 2, True, "0.5", None, 10**400):
         assert not finite_in_range(bad, -1, 1), bad
     assert parse_number("7", 0, 10, integer=True) == 7 and parse_number("7.5", 0, 10, integer=True) is None
+
+
+def test_reference_and_date_example_loaders(scratch):
+    from core.runtime.artifacts import load_dates_examples, load_reference
+
+    ins, outs = load_reference("classifier.onnx", EXPORTED)
+    assert set(ins) == {"image"} and set(outs) == {"logits", "features"}
+    assert all(e["target"][4] == "-" for e in load_dates_examples(EXPORTED))
+    for bad in ("../x.onnx", "x", None):
+        with pytest.raises(ArtifactError):
+            load_reference(bad, EXPORTED)
+    (scratch / "dates_examples.json").write_text('{"examples": [{"source": "x"}]}')
+    write_manifest(scratch)
+    with pytest.raises(ArtifactError, match="dates_examples.json"):
+        load_dates_examples(scratch)
