@@ -125,15 +125,15 @@ def validate_manifest(obj, where: str | os.PathLike = MANIFEST) -> dict:
     cmd = "python -m core.train all"
     if not isinstance(obj, dict):
         raise ArtifactError(f"{where} is not a valid manifest (it is {_kind(obj)}, not an object). "
-                            f"Rebuild it with: `{cmd}`")
+                            f"Rebuild it with: {cmd}")
     fmt = obj.get("format")
     if isinstance(fmt, bool) or fmt != 1:
         raise ArtifactError(f"{where} is not a valid manifest (format {excerpt(fmt) if isinstance(fmt, str) else fmt}"
-                            f", expected 1). Rebuild it with: `{cmd}`")
+                            f", expected 1). Rebuild it with: {cmd}")
     files = obj.get("files")
     if not isinstance(files, dict):
         raise ArtifactError(f"{where} is not a valid manifest (\"files\" is {_kind(files)}, not an object of file "
-                            f"name -> entry). Rebuild it with: `{cmd}`")
+                            f"name -> entry). Rebuild it with: {cmd}")
     good, problems = {}, {}
     for name, entry in files.items():
         if not safe_name(name):
@@ -151,13 +151,13 @@ def read_manifest(out_dir: str | os.PathLike = EXPORTED) -> dict:
     path = Path(out_dir) / MANIFEST
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ArtifactError(f"{path} is too large to be a manifest. Rebuild it with: `python -m core.train all`")
+            raise ArtifactError(f"{path} is too large to be a manifest. Rebuild it with: python -m core.train all")
         raw = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return {"format": 1, "files": {}, "problems": {}}
     except (OSError, ValueError, RecursionError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-        raise ArtifactError(f"{path} is unreadable ({why}); rebuild it with: `python -m core.train all`") from exc
+        raise ArtifactError(f"{path} is unreadable ({why}); rebuild it with: python -m core.train all") from exc
     return validate_manifest(raw, path)
 
 
@@ -170,8 +170,8 @@ def _entry(name: str, out_dir: Path, manifest: dict) -> tuple[dict | None, str]:
     cmd = entry["rebuild"] if entry else rebuild_command(name)
     problem = (manifest.get("problems") or {}).get(name) if isinstance(manifest, dict) else None
     if entry is None and problem:
-        raise ArtifactError(f"`{name}` has a malformed entry in {out_dir / MANIFEST} ({problem}). "
-                            f"Rebuild it with: `{cmd}`")
+        raise ArtifactError(f"{name} has a malformed entry in {out_dir / MANIFEST} ({problem}). "
+                            f"Rebuild it with: {cmd}")
     return entry, cmd
 
 
@@ -181,23 +181,23 @@ def _verified(name: str, out_dir: Path, manifest: dict, read: bool) -> tuple[Pat
     path = out_dir / name
     entry, cmd = _entry(name, out_dir, manifest)
     if not path.is_file():
-        raise ArtifactError(f"Model file `{path.name}` is missing from {out_dir}. Rebuild it with: `{cmd}`")
+        raise ArtifactError(f"Model file {path.name} is missing from {out_dir}. Rebuild it with: {cmd}")
     if entry is None:
-        raise ArtifactError(f"`{name}` is not listed in {out_dir / MANIFEST}. Rebuild it with: `{cmd}`")
+        raise ArtifactError(f"{name} is not listed in {out_dir / MANIFEST}. Rebuild it with: {cmd}")
     try:
         size = path.stat().st_size
         if size != entry["bytes"]:  # cheap, and a huge stray file is never hashed or read
-            raise ArtifactError(f"`{name}` is corrupt or was changed: it has {size} bytes, the manifest says "
-                                f"{entry['bytes']}. Rebuild it with: `{cmd}`")
+            raise ArtifactError(f"{name} is corrupt or was changed: it has {size} bytes, the manifest says "
+                                f"{entry['bytes']}. Rebuild it with: {cmd}")
         data = path.read_bytes() if read else None
         actual = sha256_bytes(data) if read else sha256_file(path)
     except OSError as exc:
-        raise ArtifactError(f"`{name}` could not be read ({exc.strerror or exc.__class__.__name__}). "
-                            f"Rebuild it with: `{cmd}`") from exc
+        raise ArtifactError(f"{name} could not be read ({exc.strerror or exc.__class__.__name__}). "
+                            f"Rebuild it with: {cmd}") from exc
     if actual != entry["sha256"]:
         raise ArtifactError(
-            f"`{name}` is corrupt or was changed: its sha256 is {actual[:12]}…, the manifest says "
-            f"{entry['sha256'][:12]}…. Rebuild it with: `{cmd}`"
+            f"{name} is corrupt or was changed: its sha256 is {actual[:12]}…, the manifest says "
+            f"{entry['sha256'][:12]}…. Rebuild it with: {cmd}"
         )
     return path, data
 

@@ -21,8 +21,7 @@ from core.manifest import check_artifact, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTED = ROOT / "exported"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from support.pages import page_errors  # noqa: E402
+from tests.support.pages import page_errors
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +94,7 @@ def test_a_killed_real_export_leaves_the_old_set_and_the_pages_serve_it(setup):
     assert verified(scratch) == old
 
     errors = page_errors(scratch)
-    assert set(errors) >= {"streamlit_app.py", "pages/1_Autoencoder.py", "pages/2_GAN.py"}
+    assert set(errors) >= {"pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/models.py"}
     assert not any("corrupt" in m or "Traceback" in m for msgs in errors.values() for m in msgs), errors
     assert all(msgs == [] for msgs in errors.values()), errors
 

@@ -78,8 +78,8 @@ _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _fail(name: str, why: str) -> ArtifactError:
-    return ArtifactError(f"`{name}` is not what the dashboard expects: {why}. Rebuild it with: "
-                         f"`{rebuild_command(name)}`")
+    return ArtifactError(f"{name} is not what the dashboard expects: {why}. Rebuild it with: "
+                         f"{rebuild_command(name)}")
 
 
 def _fmt(shape) -> str:
@@ -207,8 +207,8 @@ def parse_npz(name: str, data: bytes) -> dict[str, np.ndarray]:
     except ArtifactError:
         raise
     except Exception as exc:  # zipfile, zlib, numpy's format reader: truncated or damaged in any way
-        raise ArtifactError(f"`{name}` is unreadable ({exc.__class__.__name__}); rebuild it with: "
-                            f"`{rebuild_command(name)}`") from exc
+        raise ArtifactError(f"{name} is unreadable ({exc.__class__.__name__}); rebuild it with: "
+                            f"{rebuild_command(name)}") from exc
 
 
 def _check_arrays(name: str, arrays: dict, schema: dict[str, tuple[str, list]]) -> None:
@@ -272,8 +272,8 @@ def parse_json(name: str, data: bytes):
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ArtifactError(f"`{name}` is unreadable ({exc.__class__.__name__}); rebuild it with: "
-                            f"`{rebuild_command(name)}`") from exc
+        raise ArtifactError(f"{name} is unreadable ({exc.__class__.__name__}); rebuild it with: "
+                            f"{rebuild_command(name)}") from exc
 
 
 def _plain_value(v) -> bool:
@@ -287,27 +287,27 @@ def _plain_value(v) -> bool:
 def _check_history(name: str, obj) -> None:
     model = name[len("history/"):-len(".json")]
     if not isinstance(obj, dict):
-        raise _fail(name, "a history must be an object with `model` and `epochs`")
+        raise _fail(name, "a history must be an object with model and epochs")
     if obj.get("model") != model:
         raise _fail(name, f"it is the history of {excerpt(obj.get('model'))}, not of {model}")
     rows = obj.get("epochs")
     if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_HISTORY_ROWS:
-        raise _fail(name, "its `epochs` is not a list of per-epoch rows")
+        raise _fail(name, "its epochs is not a list of per-epoch rows")
     need = HISTORY_ROW_KEYS.get(model, ())
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or row.get("epoch") != i + 1 or isinstance(row.get("epoch"), bool):
-            raise _fail(name, f"row {i + 1} of `epochs` is not an object with epoch = {i + 1}")
+            raise _fail(name, f"row {i + 1} of epochs is not an object with epoch = {i + 1}")
         if not all(isinstance(k, str) and _plain_value(v) for k, v in row.items()):
-            raise _fail(name, f"row {i + 1} of `epochs` holds a value that is not a finite number or text")
+            raise _fail(name, f"row {i + 1} of epochs holds a value that is not a finite number or text")
         missing = [k for k in need if not isinstance(row.get(k), (int, float)) or isinstance(row.get(k), bool)]
         if missing:
-            raise _fail(name, f"row {i + 1} of `epochs` lacks {', '.join(missing)}")
+            raise _fail(name, f"row {i + 1} of epochs lacks {', '.join(missing)}")
 
 
 def _check_dates_examples(name: str, obj) -> None:
     items = obj.get("examples") if isinstance(obj, dict) else None
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_DATE_EXAMPLES:
-        raise _fail(name, "it must be an object whose `examples` is a list of examples")
+        raise _fail(name, "it must be an object whose examples is a list of examples")
     for i, e in enumerate(items):
         ok = isinstance(e, dict) and isinstance(e.get("source"), str) and 0 < len(e["source"]) <= 256 \
             and isinstance(e.get("target"), str) and _ISO.fullmatch(e["target"]) \
@@ -337,9 +337,9 @@ def open_onnx_bytes(name: str, data: bytes, threads: int | None = 1):
     try:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise ArtifactError(f"`{name}` could not be loaded by onnxruntime "
+        raise ArtifactError(f"{name} could not be loaded by onnxruntime "
                             f"({str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__}). "
-                            f"Rebuild it with: `{rebuild_command(name)}`") from exc
+                            f"Rebuild it with: {rebuild_command(name)}") from exc
 
 
 def read_card(session) -> dict:

@@ -28,6 +28,7 @@ INK_LEVEL = 0.25  # fraction of the strongest ink that counts as ink for the cro
 # Bounded work per upload (docs/notes/harden-core.md): what is decoded is at most MAX_PIXELS (a JPEG may be larger
 # on disk: it is decoded at 1/2, 1/4 or 1/8 scale first), only the first frame, from at most MAX_FILE_BYTES.
 MAX_PIXELS = 16_000_000  # 16 MP: a 4-channel decode takes 64 MB; the peak stays near 150 MB
+MAX_JPEG_PIXELS = 64_000_000  # declared; decoded at reduced scale, but a progressive JPEG buffers every coefficient
 MAX_FRAMES = 1_000  # where a file declares its frame count in its header (APNG, WebP)
 MAX_FILE_BYTES = 16_000_000  # the host's upload cap is lower (.streamlit/config.toml); this guards other callers
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")  # what we claim to read; no plugin that runs programs
@@ -106,6 +107,9 @@ def _first_frame(img: Image.Image) -> Image.Image:
     w, h = img.size
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"The image is {w}x{h} pixels; it needs at least {MIN_SIDE} on each side.")
+    if img.format == "JPEG" and w * h > MAX_JPEG_PIXELS:
+        raise ImageError(f"The image is {w}×{h} pixels ({_mp(w * h)}); the limit for JPEG files is "
+                         f"{_mp(MAX_JPEG_PIXELS)}.")
     if img.format == "JPEG" and w * h > (MAX_SIDE * 2) ** 2:
         img.draft("L" if img.mode in ("L", "RGB") else None, (MAX_SIDE, MAX_SIDE))  # libjpeg's 1/2..1/8 scaling
     if img.size[0] * img.size[1] > MAX_PIXELS:

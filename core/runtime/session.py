@@ -94,7 +94,7 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
         sess = ort.InferenceSession(data if data is not None else str(path), sess_options=opts, providers=providers)
     except Exception as exc:
         raise ModelError(
-            f"`{path.name}` could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__})"
+            f"{path.name} could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__})"
         ) from exc
     used = sess.get_providers()
     if provider == "cuda" and note is None and (not used or used[0] != _CUDA):
@@ -118,8 +118,8 @@ def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLik
         loaded = open_session(Path(exported_dir) / name, provider, threads=threads, data=data)
         raw = loaded.session.get_modelmeta().custom_metadata_map.get("model_card")
         if raw and not loaded.card:
-            raise ArtifactError(f"`{name}` has a model card that is not readable JSON. Rebuild it with: "
-                                f"`{rebuild_command(name)}`")
+            raise ArtifactError(f"{name} has a model card that is not readable JSON. Rebuild it with: "
+                                f"{rebuild_command(name)}")
         check_onnx(name, loaded.session, loaded.card)
     except ModelError:
         raise

@@ -3,8 +3,7 @@
 ``page_errors(exported_dir)`` -> {page: [message, ...]}: every error box and exception each page shows when
 BML_EXPORTED points at ``exported_dir`` (warnings are content here: the FAQ's corrections). A subprocess, because core.EXPORTED is read once at import.
 
-For now each page file is run on its own (AppTest.from_file); once the dashboard has a single st.navigation
-router, PAGES and _RUNNER are the two things to adapt.
+Each page is opened the way tests/test_app_pages.py opens it: the router (streamlit_app.py), then switch_page.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["streamlit_app.py", "pages/1_Autoencoder.py", "pages/2_GAN.py", "pages/3_Attention.py",
-         "pages/4_Transformer.py", "pages/5_Models.py", "pages/6_FAQ.py"]
+PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
+         "pages/models.py", "pages/faq.py"]
 
 _RUNNER = """
 import json, sys
@@ -27,7 +26,9 @@ out = {}
 for page in pages:
     msgs = []
     try:
-        at = AppTest.from_file(f"{root}/{page}", default_timeout=120).run()
+        at = AppTest.from_file(f"{root}/streamlit_app.py", default_timeout=120).run()
+        if page != "pages/home.py":
+            at.switch_page(page).run()
         msgs += [str(e.value) for e in at.exception]
         msgs += [str(e.value) for e in at.error]
     except Exception as exc:  # the page could not even be run
