@@ -189,8 +189,13 @@ def _verified(name: str, out_dir: Path, manifest: dict, read: bool) -> tuple[Pat
         if size != entry["bytes"]:  # cheap, and a huge stray file is never hashed or read
             raise ArtifactError(f"{name} is corrupt or was changed: it has {size} bytes, the manifest says "
                                 f"{entry['bytes']}. Rebuild it with: {cmd}")
-        data = path.read_bytes() if read else None
-        actual = sha256_bytes(data) if read else sha256_file(path)
+        actual = sha256_file(path)
+        if actual == entry["sha256"] and read:
+            data = path.read_bytes()
+            if sha256_bytes(data) != actual:  # the file changed between the check and the read (a switch)
+                actual = sha256_bytes(data)
+        else:
+            data = None
     except OSError as exc:
         raise ArtifactError(f"{name} could not be read ({exc.strerror or exc.__class__.__name__}). "
                             f"Rebuild it with: {cmd}") from exc
@@ -221,6 +226,7 @@ def check_artifact(name: str, out_dir: str | os.PathLike = EXPORTED, manifest: d
 
 
 def read_artifact(name: str, out_dir: str | os.PathLike = EXPORTED, manifest: dict | None = None) -> bytes:
-    """The bytes of an artifact, verified against the manifest: what was hashed is what the caller gets (no window
-    between checking a file and opening it)."""
+    """The bytes of an artifact, verified against the manifest: the file is checked as check_artifact does, then
+    read, and the bytes read are hashed again, so what the caller gets is what was checked (no window between
+    checking a file and opening it)."""
     return _with_retry(name, out_dir, manifest, read=True)[1]

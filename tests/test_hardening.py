@@ -365,3 +365,15 @@ def test_reference_and_date_example_loaders(scratch):
     write_manifest(scratch)
     with pytest.raises(ArtifactError, match="dates_examples.json"):
         load_dates_examples(scratch)
+
+
+def test_the_bytes_loaded_are_the_bytes_checked(scratch, monkeypatch):
+    """A file swapped between the check and the read is caught: read_artifact hashes what it read as well."""
+    import core.manifest as manifest
+    from core.manifest import read_artifact
+
+    good = read_manifest(scratch)["files"]["pca.npz"]["sha256"]
+    (scratch / "pca.npz").write_bytes(b"x" * (scratch / "pca.npz").stat().st_size)  # same size, other bytes
+    monkeypatch.setattr(manifest, "sha256_file", lambda p: good)  # the check saw the good file
+    with pytest.raises(ArtifactError, match="pca.npz is corrupt or was changed"):
+        read_artifact("pca.npz", scratch)
