@@ -1,0 +1,59 @@
+"""A bare page with the live views (ui/live), for the browser tests and benchmarks/browser_bench.py, before the
+dashboard's pages use them. tests/support/live_server.py runs it with `streamlit run` from a folder whose static/
+is this repository's static/ (Streamlit serves the static/ folder beside the main script).
+
+?view=pad | judge | latent | gan | dates | all (default all). Every committed value is echoed as text so a test
+can see what reached Python, and the number of script runs is counted.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path.cwd()  # live_server.py starts streamlit in the repository root
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from core.runtime.mnist import gan_noise, load_examples  # noqa: E402
+from ui import live  # noqa: E402
+
+st.set_page_config(page_title="live views", layout="wide")
+st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+view = st.query_params.get("view", "all")
+show = (lambda v: view in (v, "all"))
+
+
+@st.cache_resource
+def latent_codes():
+    from core.runtime import mnist
+    from core.runtime.session import load_model
+
+    ex = load_examples()
+    return ex, mnist.encode(load_model("autoencoder_2d.encoder.onnx"), mnist.to_model_input(ex["images"]))
+
+
+def echo(name: str, res: live.Live) -> None:
+    value = res.value
+    if isinstance(value, str) and value.startswith("data:"):
+        value = f"png {len(value)} chars"
+    elif isinstance(value, dict) and "z" in value:
+        value = {"z[:3]": [round(v, 3) for v in value["z"][:3]]}
+    st.text(f"{name}: committed={value!r} in_browser={res.in_browser} runtime={res.runtime} problem={res.problem}")
+
+
+if show("pad"):
+    echo("pad", live.live_pad("pad", mode="autoencoder"))
+if show("judge"):
+    echo("judge", live.live_pad("judge", mode="discriminator"))
+if show("latent"):
+    ex, codes = latent_codes()
+    lo, hi = np.floor(codes.min(0) - 0.5), np.ceil(codes.max(0) + 0.5)
+    echo("latent", live.latent_map("latent", codes, ex["labels"], value=(0.0, 0.0), lo=tuple(lo), hi=tuple(hi)))
+if show("gan"):
+    echo("gan", live.gan_live("gan", gan_noise(1, 1)[0], gan_noise(2, 1)[0], t=0.0, walk_seed=7))
+if show("dates"):
+    echo("dates_t", live.date_box("dates_t", "transformer", text="Nov 28 2026"))
+    echo("dates_a", live.date_box("dates_a", "seq2seq_attention", text="Nov 28 2026"))
+st.text(f"script runs: {st.session_state['runs']}; session runtime: {live.runtime_status()}")
