@@ -79,6 +79,7 @@ function make(host, component) {
     zline.textContent = fmt(S, "z", { z1: z[0].toFixed(2), z2: z[1].toFixed(2) });
     zline.dataset.value = `${z[0].toFixed(4)},${z[1].toFixed(4)}`;
     if (c.hover) { record("latent", ms); c.updates += 1; root.dataset.updates = String(c.updates); }
+    else record("latent-committed", ms);
     statusLine(timing, S, "ok", { ms });
   }
   const job = coalesce(decode);

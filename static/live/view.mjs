@@ -5,7 +5,7 @@
 // the same parentElement, and calls only the last returned cleanup, on unmount. So each view keeps one controller
 // per host and updates it in place.
 
-import { loadOrt, msText } from "./runtime.mjs";
+import { loadOrt, mark, msText } from "./runtime.mjs";
 
 /** An element with attributes; `text` goes in as textContent (the page's strings and the user's input are text). */
 export function el(tag, attrs = {}, text = null) {
@@ -88,6 +88,7 @@ export async function loadAll(data, loaders) {
   }
   try {
     const models = await loaders();
+    mark(`ready:${data.view}`);
     return { info, models };
   } catch (e) {
     throw failStatus(e, "model");
