@@ -9,6 +9,7 @@
 // the app's base ("app/static/..."); model URLs are content-addressed (static/_models/<sha256>.onnx).
 
 const CACHE = "bml-live-v1"; // Cache Storage bucket; entries are keyed by content-addressed URLs
+const MAX_ENTRIES = 32; // the runtime's 3 files and 13 models fit twice over
 
 // ------------------------------------------------------------------------------------------------ where the app is
 /** The app's base URL (with a trailing slash), from Streamlit's own script tag, else from `location`. */
@@ -127,6 +128,10 @@ export async function fetchVerified(spec) {
   if (fresh && cache) {
     try {
       await cache.put(key, new Response(buf, { headers: { "content-type": "application/octet-stream" } }));
+      // Retrained models get new hashes, so old entries would pile up: keep the newest MAX_ENTRIES (keys() lists
+      // them in insertion order).
+      const keys = await cache.keys();
+      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_ENTRIES))) await cache.delete(old);
     } catch (e) { /* quota: fine, HTTP next time */ }
   }
   return buf;

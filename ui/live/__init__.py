@@ -111,9 +111,28 @@ class Live:
         return None if self.runtime is None else bool(self.runtime.get("ok"))
 
 
+RUNTIME_STRINGS = {
+    "browser": "in your browser: onnxruntime-web {version} · {backend} · {threads} thread",
+    "server": "the browser runtime did not load: live views run on the server",
+    "unknown": "browser runtime: not loaded yet",
+}
+
+
 def runtime_status() -> dict | None:
     """The browser runtime as last reported in this session (for the sidebar): version, backend, threads; or None."""
     return st.session_state.get(_RUNTIME)
+
+
+def runtime_text(strings: dict[str, str] | None = None) -> str:
+    """One line for the sidebar, beside the server's provider (strings: RUNTIME_STRINGS)."""
+    s = _strings(RUNTIME_STRINGS, strings)
+    status = runtime_status()
+    if status is None:
+        return s["unknown"]
+    if not status.get("ok"):
+        return s["server"]
+    return s["browser"].format(version=status.get("version", "?"), backend=status.get("backend", "wasm"),
+                               threads=status.get("threads", 1))
 
 
 # ---------------------------------------------------------------------------------------------------- plumbing
