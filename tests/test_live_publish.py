@@ -103,12 +103,24 @@ def test_committed_numbers_are_checked(value, n, want):
 
 
 def test_runtime_reports_are_reduced_to_known_plain_values():
-    from ui.live import _clean_status, _strings, PAD_STRINGS
+    from ui.live import PAD_STRINGS, _clean_status, _strings
 
     assert _clean_status({"ok": True, "version": "1.30.0", "threads": 1, "load_ms": 812, "x": "<script>"}) == \
         {"ok": True, "scope": "runtime", "version": "1.30.0", "threads": 1, "load_ms": 812}
     assert _clean_status({"ok": "yes"}) is None and _clean_status("ok") is None
     assert _clean_status({"ok": False, "reason": "r" * 1000, "scope": "model"})["reason"] == "r" * 300
-    assert _strings(PAD_STRINGS, {"clear": "清除"})["clear"] == "清除"
+    assert PAD_STRINGS["clear"] == "Clear" and PAD_STRINGS["in_browser"] == "in your browser, {ms} ms"
+    assert _strings("pad", {"clear": "Wipe"})["clear"] == "Wipe"
     with pytest.raises(ValueError, match="unknown live-view strings"):
-        _strings(PAD_STRINGS, {"clearr": "x"})
+        _strings("pad", {"clearr": "x"})
+
+
+def test_every_live_string_is_in_the_catalogue_in_both_languages():
+    from core import i18n
+    from ui.live import _NAMES, defaults
+
+    for view in _NAMES:
+        if view != "common":
+            en, zh = defaults(view, "en"), defaults(view, "zh")
+            assert set(en) == set(zh) and all(en.values()) and all(zh.values())
+    assert i18n.t("live.pad.clear", "zh") == "清除"

@@ -8,7 +8,9 @@ runs on the server) or None (not reported yet; treat as the server path).
 
 The browser gets the vendored onnxruntime-web from static/ort/ and the models as content-addressed links of the
 exported files (core/web/publish.py), each checked against its manifest sha256 in the browser before use. All
-visible text comes from the ``strings`` argument (English defaults below; unknown keys are an error).
+visible text comes from Python: the catalogue's live.* keys in the visitor's language (core/i18n/strings/live.toml;
+English texts in PAD_STRINGS, LATENT_STRINGS, GAN_STRINGS, DATE_STRINGS), overridden by a page's ``strings``
+argument (unknown names are an error).
 
 Python never trusts what comes back: every committed value is checked (type, size, finite numbers, ranges).
 """
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core import i18n
 from core.web import ortweb
 from core.web import publish as pub
 
@@ -36,53 +39,33 @@ _RUNTIME = "_live_runtime"  # session state: the runtime-wide status the last re
 MAX_PNG = 4_000_000  # characters of a committed drawing's data URL (a 224x224 PNG is ~10-30 kB)
 MAX_TEXT = 200
 
-COMMON = {
-    "in_browser": "in your browser, {ms} ms",
-    "loading": "loading the browser runtime…",
-    "server": "Running on the server: the browser runtime did not load ({reason}).",
+# The names each view shows; their texts are catalogue keys live.<view>.<name> (core/i18n/strings/live.toml), in the
+# visitor's language unless the page passes its own. The English texts are the documented defaults.
+_NAMES = {
+    "common": ("in_browser", "loading", "server"),
+    "pad": ("canvas", "clear", "hint", "input", "mlp", "conv", "error", "mse", "label", "verdict", "blank", "little",
+            "scaled"),
+    "latent": ("map", "decoded", "z", "hint"),
+    "gan": ("generated", "label", "verdict", "path", "walk", "stop"),
+    "dates": ("label", "placeholder", "hint", "alignment", "error_empty", "error_chars", "error_long"),
+    "runtime": ("browser", "server", "unknown"),
 }
-PAD_STRINGS = {
-    **COMMON,
-    "canvas": "drawing pad: draw a digit",
-    "clear": "Clear",
-    "hint": "draw one digit, large and centred",
-    "input": "input (28×28)",
-    "mlp": "MLP",
-    "conv": "conv",
-    "error": "error",
-    "mse": "MSE {mse}",
-    "label": "classifier: {label} ({conf})",
-    "verdict": "D: probability real {p}",
-    "blank": "No digit found: the drawing looks blank.",
-    "little": "No digit found: there is too little ink.",
-    "scaled": "No digit found after scaling the drawing.",
-}
-LATENT_STRINGS = {
-    **COMMON,
-    "map": "latent map: hover or drag to decode a point",
-    "decoded": "decoded",
-    "z": "z = ({z1}, {z2})",
-    "hint": "hover or drag over the map; release to keep a point",
-}
-GAN_STRINGS = {
-    **COMMON,
-    "generated": "G(z)",
-    "label": "classifier: {label} ({conf})",
-    "verdict": "D: probability real {p}",
-    "path": "from → to",
-    "walk": "Random walk",
-    "stop": "Stop",
-}
-DATE_STRINGS = {
-    **COMMON,
-    "label": "a date, in any of the trained formats",
-    "placeholder": "e.g. Saturday, 28 November 2026",
-    "hint": "the output follows each keystroke; Enter keeps it",
-    "alignment": "alignment: output (rows) × input (columns)",
-    "error_empty": "Type a date.",
-    "error_chars": "{n} character(s) outside the vocabulary: {chars}",
-    "error_long": "The input is {n} characters long; the model reads at most {max}.",
-}
+
+
+def _keys(view: str) -> dict[str, str]:
+    """{name: catalogue key} of a view's strings (the common ones included, except for the sidebar line)."""
+    out = {} if view == "runtime" else {n: f"live.common.{n}" for n in _NAMES["common"]}
+    out.update({n: f"live.{view}.{n}" for n in _NAMES[view]})
+    return out
+
+
+def defaults(view: str, lang: str = i18n.DEFAULT) -> dict[str, str]:
+    """The strings of ``view`` ("pad" | "latent" | "gan" | "dates" | "runtime") in ``lang``, from the catalogue."""
+    return {n: i18n.t(k, lang) for n, k in _keys(view).items()}
+
+
+PAD_STRINGS, LATENT_STRINGS, GAN_STRINGS, DATE_STRINGS, RUNTIME_STRINGS = (
+    defaults(v) for v in ("pad", "latent", "gan", "dates", "runtime"))
 
 PAD_MODELS = {
     "autoencoder": {"mlp_enc": "autoencoder.encoder.onnx", "mlp_dec": "autoencoder.decoder.onnx",
@@ -111,13 +94,6 @@ class Live:
         return None if self.runtime is None else bool(self.runtime.get("ok"))
 
 
-RUNTIME_STRINGS = {
-    "browser": "in your browser: onnxruntime-web {version} · {backend} · {threads} thread",
-    "server": "the browser runtime did not load: live views run on the server",
-    "unknown": "browser runtime: not loaded yet",
-}
-
-
 def runtime_status() -> dict | None:
     """The browser runtime as last reported in this session (for the sidebar): version, backend, threads; or None."""
     return st.session_state.get(_RUNTIME)
@@ -125,7 +101,7 @@ def runtime_status() -> dict | None:
 
 def runtime_text(strings: dict[str, str] | None = None) -> str:
     """One line for the sidebar, beside the server's provider (strings: RUNTIME_STRINGS)."""
-    s = _strings(RUNTIME_STRINGS, strings)
+    s = _strings("runtime", strings)
     status = runtime_status()
     if status is None:
         return s["unknown"]
@@ -146,12 +122,24 @@ _GAN = _component("bml_live_gan")
 _DATES = _component("bml_live_dates")
 
 
-def _strings(defaults: dict[str, str], given: dict[str, str] | None) -> dict[str, str]:
+def _strings(view: str, given: dict[str, str] | None) -> dict[str, str]:
+    """The view's strings in the visitor's language, with the page's own ``given`` ones on top."""
     given = dict(given or {})
-    unknown = sorted(set(given) - set(defaults))
+    keys = _keys(view)
+    unknown = sorted(set(given) - set(keys))
     if unknown:
-        raise ValueError(f"unknown live-view strings {unknown}; known: {sorted(defaults)}")
-    return {**defaults, **{k: str(v) for k, v in given.items()}}
+        raise ValueError(f"unknown live-view strings {unknown}; known: {sorted(keys)}")
+    lang = _lang()
+    return {**{n: i18n.t(k, lang) for n, k in keys.items()}, **{k: str(v) for k, v in given.items()}}
+
+
+def _lang() -> str:
+    try:
+        import ui
+
+        return ui.lang()
+    except Exception:  # outside a script run (tests of this module): English
+        return i18n.DEFAULT
 
 
 @functools.lru_cache(maxsize=4)
@@ -280,7 +268,7 @@ def live_pad(key: str, mode: str = "autoencoder", strings: dict[str, str] | None
         raise ValueError(f"mode must be one of {sorted(PAD_MODELS)}")
     ort, models, problem = _spec(PAD_MODELS[mode])
     data = {"ort": ort, "models": models, "problem": problem, "mode": mode, "size": int(size), "stroke": 18,
-            "strings": _strings(PAD_STRINGS, strings)}
+            "strings": _strings("pad", strings)}
     result, status = _mount(_PAD, key, "pad", data, ("png",), height)
     png = _get(result, "png")
     ok = isinstance(png, str) and png.startswith("data:image/png;base64,") and len(png) <= MAX_PNG
@@ -303,7 +291,7 @@ def latent_map(key: str, codes: np.ndarray, labels: np.ndarray, value: tuple[flo
             "codes": np.round(codes, 3).tolist(), "labels": labels.tolist(),
             "value": [float(value[0]), float(value[1])], "lo": [float(lo[0]), float(lo[1])],
             "hi": [float(hi[0]), float(hi[1])], "mark": None if mark is None else [float(mark[0]), float(mark[1])],
-            "strings": _strings(LATENT_STRINGS, strings)}
+            "strings": _strings("latent", strings)}
     result, status = _mount(_LATENT, key, "latent", data, ("z",), height)
     z = _finite_list(_get(result, "z"), 2, -1e6, 1e6)
     if z is not None:
@@ -324,7 +312,7 @@ def gan_live(key: str, z_from: np.ndarray, z_to: np.ndarray, t: float = 0.0, z: 
     data = {"ort": ort, "models": models, "problem": problem, "z_from": np.round(z_from, 6).tolist(),
             "z_to": np.round(z_to, 6).tolist(), "t": float(min(1.0, max(0.0, t))),
             "z": None if z is None else np.round(np.asarray(z, np.float32).reshape(-1), 6).tolist(),
-            "walk_seed": int(walk_seed) % (2**32), "strings": _strings(GAN_STRINGS, strings)}
+            "walk_seed": int(walk_seed) % (2**32), "strings": _strings("gan", strings)}
     result, status = _mount(_GAN, key, "gan", data, ("value",), height)
     raw = _get(result, "value")
     value = None
@@ -347,7 +335,7 @@ def date_box(key: str, model: str = "transformer", text: str = "", strings: dict
         raise ValueError(f"model must be one of {DATE_KINDS}")
     ort, models, problem = _spec({"encoder": f"{model}.encoder.onnx", "step": f"{model}.decoder_step.onnx"})
     data = {"ort": ort, "models": models, "problem": problem, "kind": model, "text": str(text)[:MAX_TEXT],
-            "strings": _strings(DATE_STRINGS, strings)}
+            "strings": _strings("dates", strings)}
     result, status = _mount(_DATES, key, "datebox", data, ("text",), height)
     v = _get(result, "text")
     return Live(v[:MAX_TEXT] if isinstance(v, str) else None, status, problem)
