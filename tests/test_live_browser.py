@@ -244,6 +244,8 @@ def test_latent_map_decodes_under_the_pointer(demo):
     page.mouse.up()
     text = p.wait_text("latent: committed=(")
     assert p.sent() > before and "in_browser=True" in text
+    committed = text.split("committed=")[1].split(" in_browser")[0]
+    assert p.wait_text("latent callback got (").endswith(committed)  # on_commit ran, with the same checked value
 
 
 def test_gan_path_and_walk_regenerate_live(demo):

@@ -73,7 +73,10 @@ if show("judge"):
 if show("latent"):
     ex, codes = latent_codes()
     lo, hi = np.floor(codes.min(0) - 0.5), np.ceil(codes.max(0) + 0.5)
-    echo("latent", live.latent_map("latent", codes, ex["labels"], value=(0.0, 0.0), lo=tuple(lo), hi=tuple(hi)))
+    res = live.latent_map("latent", codes, ex["labels"], value=(0.0, 0.0), lo=tuple(lo), hi=tuple(hi),
+                          on_commit=lambda z: st.session_state.__setitem__("latent_callback", z))
+    echo("latent", res)
+    st.text(f"latent callback got {st.session_state.get('latent_callback')!r}")
 if show("gan"):
     echo("gan", live.gan_live("gan", gan_noise(1, 1)[0], gan_noise(2, 1)[0], t=0.0, walk_seed=7))
 if show("dates"):

@@ -12,7 +12,9 @@ visible text comes from Python: the catalogue's live.* keys in the visitor's lan
 English texts in PAD_STRINGS, LATENT_STRINGS, GAN_STRINGS, DATE_STRINGS), overridden by a page's ``strings``
 argument (unknown names are an error).
 
-Python never trusts what comes back: every committed value is checked (type, size, finite numbers, ranges).
+Python never trusts what comes back: every committed value is checked (type, size, finite numbers, ranges). A page
+that must set widget state from a commit (a slider bound to the URL) passes ``on_commit``: it runs as the
+component's callback, before the script, with the checked value.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
@@ -226,20 +228,25 @@ def _clean_status(s: Any) -> dict | None:
     return out
 
 
-def _noop() -> None:
-    return None
-
-
-def _mount(component, key: str, view: str, data: dict, values: tuple[str, ...], height) -> tuple[Any, dict | None]:
+def _mount(component, key: str, view: str, data: dict, name: str, clean: Callable[[Any], Any],
+           on_commit: Callable[[Any], None] | None, height) -> tuple[Any, dict | None]:
+    """Mount a live view; (its committed value, cleaned, or None; its runtime status or the session's)."""
     state = st.session_state.get(key)
     own = _clean_status(_get(state, "runtime"))
     data = {**data, "view": view, "module": f"{MODULES}{view}.mjs", "known": st.session_state.get(_RUNTIME),
             "reported": own}
-    callbacks = {f"on_{v}_change": _noop for v in values}
-    result = component(key=key, data=data, default={v: None for v in (*values, "runtime")}, height=height,
-                       on_runtime_change=functools.partial(_note_runtime, key), **callbacks)
+    result = component(key=key, data=data, default={name: None, "runtime": None}, height=height,
+                       on_runtime_change=functools.partial(_note_runtime, key),
+                       **{f"on_{name}_change": functools.partial(_on_commit, key, name, clean, on_commit)})
     status = _clean_status(_get(result, "runtime")) or st.session_state.get(_RUNTIME)
-    return result, status
+    return clean(_get(result, name)), status
+
+
+def _on_commit(key: str, name: str, clean: Callable[[Any], Any], on_commit: Callable[[Any], None] | None) -> None:
+    """The user committed: hand the cleaned value to the page's callback (which may set widget state, as
+    callbacks run before the script does)."""
+    if on_commit is not None:
+        on_commit(clean(_get(st.session_state.get(key), name)))
 
 
 def _finite_list(x: Any, n: int, lo: float, hi: float) -> list[float] | None:
@@ -256,7 +263,7 @@ def _finite_list(x: Any, n: int, lo: float, hi: float) -> list[float] | None:
 
 # ------------------------------------------------------------------------------------------------------- views
 def live_pad(key: str, mode: str = "autoencoder", strings: dict[str, str] | None = None, size: int = 224,
-             height: int | str = "content") -> Live:
+             on_commit: Callable[[str | None], None] | None = None, height: int | str = "content") -> Live:
     """A drawing pad whose models follow the pen in the browser.
 
     mode "autoencoder": input, MLP and conv reconstructions with error maps, the classifier's label;
@@ -269,15 +276,20 @@ def live_pad(key: str, mode: str = "autoencoder", strings: dict[str, str] | None
     ort, models, problem = _spec(PAD_MODELS[mode])
     data = {"ort": ort, "models": models, "problem": problem, "mode": mode, "size": int(size), "stroke": 18,
             "strings": _strings("pad", strings)}
-    result, status = _mount(_PAD, key, "pad", data, ("png",), height)
-    png = _get(result, "png")
+    value, status = _mount(_PAD, key, "pad", data, "png", _clean_png, on_commit, height)
+    return Live(value, status, problem)
+
+
+def _clean_png(png: Any) -> str | None:
     ok = isinstance(png, str) and png.startswith("data:image/png;base64,") and len(png) <= MAX_PNG
-    return Live(png if ok else None, status, problem)
+    return png if ok else None
 
 
 def latent_map(key: str, codes: np.ndarray, labels: np.ndarray, value: tuple[float, float],
                lo: tuple[float, float], hi: tuple[float, float], mark: tuple[float, float] | None = None,
-               strings: dict[str, str] | None = None, size: int = 360, height: int | str = "content") -> Live:
+               strings: dict[str, str] | None = None, size: int = 360,
+               on_commit: Callable[[tuple[float, float] | None], None] | None = None,
+               height: int | str = "content") -> Live:
     """The 2-D latent map: dots at ``codes`` (N, 2) coloured by ``labels``; the point under the pointer is decoded
     live by autoencoder_2d's decoder. ``value``: the committed (z1, z2), rounded to 0.01 and clipped to [lo, hi],
     when the user clicks or releases a drag; None before. Strings: LATENT_STRINGS.
@@ -292,15 +304,17 @@ def latent_map(key: str, codes: np.ndarray, labels: np.ndarray, value: tuple[flo
             "value": [float(value[0]), float(value[1])], "lo": [float(lo[0]), float(lo[1])],
             "hi": [float(hi[0]), float(hi[1])], "mark": None if mark is None else [float(mark[0]), float(mark[1])],
             "strings": _strings("latent", strings)}
-    result, status = _mount(_LATENT, key, "latent", data, ("z",), height)
-    z = _finite_list(_get(result, "z"), 2, -1e6, 1e6)
-    if z is not None:
-        z = (round(min(hi[0], max(lo[0], z[0])), 2), round(min(hi[1], max(lo[1], z[1])), 2))
-    return Live(z, status, problem)
+    def clean(raw: Any) -> tuple[float, float] | None:
+        z = _finite_list(raw, 2, -1e6, 1e6)
+        return None if z is None else (round(min(hi[0], max(lo[0], z[0])), 2), round(min(hi[1], max(lo[1], z[1])), 2))
+
+    value, status = _mount(_LATENT, key, "latent", data, "z", clean, on_commit, height)
+    return Live(value, status, problem)
 
 
 def gan_live(key: str, z_from: np.ndarray, z_to: np.ndarray, t: float = 0.0, z: np.ndarray | None = None,
-             walk_seed: int = 0, strings: dict[str, str] | None = None, height: int | str = "content") -> Live:
+             walk_seed: int = 0, strings: dict[str, str] | None = None,
+             on_commit: Callable[[dict | None], None] | None = None, height: int | str = "content") -> Live:
     """G's digit, the classifier's label and D's verdict, live, along the path z_from -> z_to (a slider) or on a
     random walk in z (a button); it shows ``z`` when given (a committed walk), else the point at ``t``. ``value``: {"t": float in [0, 1]} when the slider is released, or {"z": list of
     floats clipped to [-10, 10]} when a walk stops; None before. Strings: GAN_STRINGS.
@@ -313,20 +327,21 @@ def gan_live(key: str, z_from: np.ndarray, z_to: np.ndarray, t: float = 0.0, z: 
             "z_to": np.round(z_to, 6).tolist(), "t": float(min(1.0, max(0.0, t))),
             "z": None if z is None else np.round(np.asarray(z, np.float32).reshape(-1), 6).tolist(),
             "walk_seed": int(walk_seed) % (2**32), "strings": _strings("gan", strings)}
-    result, status = _mount(_GAN, key, "gan", data, ("value",), height)
-    raw = _get(result, "value")
-    value = None
-    if isinstance(raw, dict) and isinstance(raw.get("t"), (int, float)) and not isinstance(raw["t"], bool) \
-            and math.isfinite(raw["t"]):
-        value = {"t": float(min(1.0, max(0.0, raw["t"])))}
-    elif isinstance(raw, dict):
+    def clean(raw: Any) -> dict | None:
+        if not isinstance(raw, dict):
+            return None
+        t = raw.get("t")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
+            return {"t": float(min(1.0, max(0.0, t)))}
         z = _finite_list(raw.get("z"), len(z_from), -10.0, 10.0)
-        value = {"z": z} if z is not None else None
+        return {"z": z} if z is not None else None
+
+    value, status = _mount(_GAN, key, "gan", data, "value", clean, on_commit, height)
     return Live(value, status, problem)
 
 
 def date_box(key: str, model: str = "transformer", text: str = "", strings: dict[str, str] | None = None,
-             height: int | str = "content") -> Live:
+             on_commit: Callable[[str | None], None] | None = None, height: int | str = "content") -> Live:
     """A text box whose date model decodes every keystroke in the browser: the output and the alignment (additive
     attention, or the Transformer's last-layer cross-attention averaged over heads). ``value``: the text, at most
     200 characters, when the user presses Enter; None before. Strings: DATE_STRINGS.
@@ -336,6 +351,9 @@ def date_box(key: str, model: str = "transformer", text: str = "", strings: dict
     ort, models, problem = _spec({"encoder": f"{model}.encoder.onnx", "step": f"{model}.decoder_step.onnx"})
     data = {"ort": ort, "models": models, "problem": problem, "kind": model, "text": str(text)[:MAX_TEXT],
             "strings": _strings("dates", strings)}
-    result, status = _mount(_DATES, key, "datebox", data, ("text",), height)
-    v = _get(result, "text")
-    return Live(v[:MAX_TEXT] if isinstance(v, str) else None, status, problem)
+    value, status = _mount(_DATES, key, "datebox", data, "text", _clean_text, on_commit, height)
+    return Live(value, status, problem)
+
+
+def _clean_text(v: Any) -> str | None:
+    return v[:MAX_TEXT] if isinstance(v, str) else None
