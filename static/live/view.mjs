@@ -34,6 +34,7 @@ export function mountOnce(component, make) {
   const host = component.parentElement;
   let c = controllers.get(host);
   if (!c) {
+    mark(`mount:${(component.data || {}).view}`);
     c = make(host, component);
     controllers.set(host, c);
   }
