@@ -327,3 +327,25 @@ def test_blocked_runtime_reports_the_server_fallback(context, server):
         assert page.locator('[data-testid="live-pad"]').get_attribute("data-runtime") == "server"
     finally:
         ctx.close()
+
+
+def test_plain_js_sha256_matches_python(demo):
+    """The hash used where SubtleCrypto is missing (a page served over plain http to another host)."""
+    import hashlib
+
+    p = demo("none")
+    lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_003]
+    got = p.page.evaluate("""async (lengths) => {
+        const base = new URL("../../", document.querySelector('script[src*="/static/js/index"]').src).href;
+        const R = await import(new URL("app/static/live/runtime.mjs", base).href);
+        const out = [];
+        for (const n of lengths) {
+            const b = new Uint8Array(n);
+            for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 255;
+            out.push([R.sha256Js(b), await R.sha256Hex(b)]);
+        }
+        return out;
+    }""", lengths)
+    for n, (js, subtle) in zip(lengths, got):
+        want = hashlib.sha256(bytes((i * 31 + 7) & 255 for i in range(n))).hexdigest()
+        assert js == want == subtle, n
