@@ -134,3 +134,20 @@ def test_trainer_runs_one_epoch_on_cuda(tmp_path, mnist_dir):
                  "--runs", str(tmp_path / "r"), "--quiet"]) == 0
     m = load_model("autoencoder.encoder.onnx", "cpu", out)
     assert m.card["metrics"]["test_mse"] < 0.12
+
+
+def _reqs(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            name = line.split("=")[0].split(">")[0].split("<")[0].strip()
+            out[name] = line[len(name):]
+    return out
+
+
+def test_gpu_requirements_are_the_dashboards_with_onnxruntime_gpu():
+    cpu, gpu = _reqs(ROOT / "requirements.txt"), _reqs(ROOT / "requirements-gpu.txt")
+    assert "onnxruntime" not in gpu and "onnxruntime-gpu" in gpu  # never both: they are one module
+    assert {k: v for k, v in cpu.items() if k != "onnxruntime"} == {k: v for k, v in gpu.items() if k != "onnxruntime-gpu"}
+    assert "torch" not in gpu  # the dashboard never needs torch

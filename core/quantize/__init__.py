@@ -486,7 +486,8 @@ def quantize(name: str, exported_dir: str | os.PathLike = EXPORTED, data_dir=Non
              mnist: MnistFamily | None = None, only: list[QuantSettings] | None = None) -> dict:
     """Build, measure and write the int8 twins of model ``name``; returns {int8 file: card}.
 
-    ``only`` restricts the candidates (tests use one, to stay fast); the card then records that.
+    ``only`` restricts the candidates (tests use one, to stay fast; ``--conv-weights`` half the grid); the card
+    then records that. Candidates with int8 conv weights are dropped for graphs without convolutions.
     """
     from core.manifest import ArtifactError, check_artifact, read_manifest, write_manifest
 
@@ -514,7 +515,8 @@ def quantize(name: str, exported_dir: str | os.PathLike = EXPORTED, data_dir=Non
         family = family_cls(files, fp32, mnist)
         data_names = mnist.data
     conv = any(has_conv(m) for m in fp32_models.values())
-    grid = only or candidates(conv)
+    grid = [c for c in only if conv or c.conv_weights == "fp32"] if only else candidates(conv)
+    grid = grid or candidates(conv)  # only int8 conv storage asked for, and this model has no convolutions
     rows, built = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for k, s in enumerate(grid):
@@ -558,7 +560,7 @@ def quantize(name: str, exported_dir: str | os.PathLike = EXPORTED, data_dir=Non
         "columns": [*asdict(chosen), "bytes", "within_budget", "score"],
         "candidates": [[*asdict(r["settings"]).values(), r["bytes"], family.within_budget(r["drift"]),
                         _round(list(family.score(r["drift"])), 4)] for r in rows],
-        "chosen": best, "grid": "full" if only is None else "restricted (only= given)",
+        "chosen": best, "grid": "full" if grid == candidates(conv) else f"restricted ({len(grid)} candidates)",
     }
     blobs, cards = {}, {}
     for f in files:

@@ -1,4 +1,5 @@
-"""python -m core.quantize [NAME ...|all] [--exported DIR] [--data-dir DIR] [--check] [--quiet]"""
+"""python -m core.quantize [NAME ...|all] [--exported DIR] [--data-dir DIR] [--conv-weights auto|fp32|int8]
+    [--check] [--quiet]"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 from core import EXPORTED
 from core.errors import UserError
-from core.quantize import TARGETS, quantize, stale
+from core.quantize import TARGETS, candidates, quantize, stale
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one or more of {', '.join(TARGETS)}, or all (the default)")
     p.add_argument("--exported", default=str(EXPORTED), help="the exported/ folder (default: the repository's)")
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR, then the cache)")
+    p.add_argument("--conv-weights", choices=("auto", "fp32", "int8"), default="auto",
+                   help="how convolution weights are stored (they always compute in fp32); auto: the selection rule")
     p.add_argument("--check", action="store_true",
                    help="build nothing: list int8 files whose fp32 source changed (exit 1 if any)")
     p.add_argument("--quiet", action="store_true")
@@ -45,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                 from core.quantize import MnistFamily
 
                 mnist = MnistFamily(args.data_dir)
-            quantize(name, args.exported, args.data_dir, quiet=args.quiet, mnist=mnist)
+            only = None
+            if args.conv_weights != "auto":
+                only = [c for c in candidates(True) if c.conv_weights == args.conv_weights]
+            quantize(name, args.exported, args.data_dir, quiet=args.quiet, mnist=mnist, only=only)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
