@@ -66,15 +66,18 @@ def _cfg(cls, card: dict):
 
 
 def eager_module(name: str, card: dict) -> torch.nn.Module:
-    from core.models import autoencoder, autoencoder_2d, classifier, conv_autoencoder, gan, seq2seq_attention, transformer
+    from core.models import (autoencoder, autoencoder_2d, classifier, conv_autoencoder, gan, seq2seq_attention,
+                             transformer)
 
     stem, _, part = name.removesuffix(".onnx").partition(".")
     if stem == "classifier":
         return classifier.Classifier(_cfg(classifier.ClassifierConfig, card))
     if stem in ("autoencoder", "autoencoder_2d", "conv_autoencoder"):
-        cls, cfg = {"autoencoder": (autoencoder.Autoencoder, autoencoder.AutoencoderConfig),
-                    "autoencoder_2d": (autoencoder_2d.Autoencoder2D, autoencoder_2d.Autoencoder2DConfig),
-                    "conv_autoencoder": (conv_autoencoder.ConvAutoencoder, conv_autoencoder.ConvAutoencoderConfig)}[stem]
+        cls, cfg = {
+            "autoencoder": (autoencoder.Autoencoder, autoencoder.AutoencoderConfig),
+            "autoencoder_2d": (autoencoder_2d.Autoencoder2D, autoencoder_2d.Autoencoder2DConfig),
+            "conv_autoencoder": (conv_autoencoder.ConvAutoencoder, conv_autoencoder.ConvAutoencoderConfig),
+        }[stem]
         return getattr(cls(_cfg(cfg, card)), part)
     if stem == "gan":
         cfg = _cfg(gan.GanConfig, card)
@@ -150,7 +153,10 @@ class Feeds:
         for _ in range(steps):
             out = m.run_step(feeds)
             feeds["token"] = out["logits"].argmax(-1).astype(np.int64)
-            feeds["cache" if kind == "transformer" else "state"] = out["new_cache" if kind == "transformer" else "new_state"]
+            if kind == "transformer":
+                feeds["cache"] = out["new_cache"]
+            else:
+                feeds["state"] = out["new_state"]
         return feeds
 
 
