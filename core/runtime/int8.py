@@ -139,46 +139,70 @@ def seq_drift(targets: list[str], fmts: list[str], out_fp32: list[str], out_int8
 
 # ------------------------------------------------------------------------------------------- what a page shows
 
-_LABELS = {
-    "accuracy": "accuracy", "predictions_changed": "predictions changed", "logits": "logits",
-    "features": "features", "mse": "per-pixel MSE", "mse_encoder_int8_only": "MSE, int8 encoder + fp32 decoder",
-    "mse_decoder_int8_only": "MSE, fp32 encoder + int8 decoder", "z": "code z", "reconstruction": "reconstruction",
-    "exact_match": "exact match", "outputs_changed": "outputs changed", "cross": "cross-attention",
-    "enc_self": "encoder self-attention", "dec_self": "decoder self-attention",
+_LABELS = {  # drift keys on an int8 card -> catalogue keys (core/i18n/strings/int8.toml)
+    "accuracy": "accuracy", "predictions_changed": "predictions_changed", "logits": "logits",
+    "features": "features", "mse": "mse", "mse_encoder_int8_only": "mse_encoder_int8_only",
+    "mse_decoder_int8_only": "mse_decoder_int8_only", "z": "z", "reconstruction": "reconstruction",
+    "exact_match": "exact_match", "outputs_changed": "outputs_changed", "cross": "cross",
+    "enc_self": "enc_self", "dec_self": "dec_self",
 }
 
 
-def drift_rows(card: dict) -> list[dict]:
-    """An int8 card's drift as table rows {metric, fp32, int8, change} (plain numbers and strings, no markup)."""
+def _label(key: str, lang: str) -> str:
+    from core import i18n
+
+    k = f"int8.{_LABELS.get(key, key)}"
+    return i18n.t(k, lang) if i18n.has(k) else key
+
+
+def drift_rows(card: dict, lang: str = "en") -> list[dict]:
+    """An int8 card's drift as table rows {metric, fp32, int8, change} (plain numbers and strings, no markup), the
+    metric names in ``lang``."""
+    from core import i18n
+
     drift = (card.get("int8") or {}).get("drift") or {}
     data = drift.get("data", "")
     rows: list[dict] = []
     for key, val in drift.items():
         if key in ("data", "note"):
             continue
-        label = _LABELS.get(key, key)
+        label = _label(key, lang)
         if isinstance(val, dict) and {"fp32", "int8"} <= set(val):
             rows.append({"metric": label, "fp32": val["fp32"], "int8": val["int8"],
                          "change": float(val["int8"]) - float(val["fp32"])})
         elif isinstance(val, dict) and {"count", "of"} <= set(val):
-            rows.append({"metric": label, "fp32": None, "int8": f"{val['count']} of {val['of']}", "change": None})
+            rows.append({"metric": label, "fp32": None, "int8": i18n.t("int8.n_of", lang, n=val["count"],
+                                                                         of=val["of"]), "change": None})
         elif isinstance(val, (int, float)):
             rows.append({"metric": label, "fp32": None, "int8": val, "change": None})
         elif key == "exact_match_per_format":
             for fmt, v in val.items():
-                rows.append({"metric": f"exact match, {fmt}", "fp32": v["fp32"], "int8": v["int8"],
+                rows.append({"metric": i18n.t("int8.exact_fmt", lang, fmt=fmt), "fp32": v["fp32"], "int8": v["int8"],
                              "change": float(v["int8"]) - float(v["fp32"])})
         elif key == "attention" or (isinstance(val, dict) and "max_abs_diff" in val):
             parts = val.items() if key == "attention" else [(key, val)]
             for k, v in parts:
-                name = _LABELS.get(k, k)
-                rows.append({"metric": f"{name}: largest |int8 - fp32|", "fp32": None, "int8": v["max_abs_diff"],
-                             "change": None})
-                rows.append({"metric": f"{name}: mean |int8 - fp32|", "fp32": None, "int8": v["mean_abs_diff"],
-                             "change": None})
+                name = _label(k, lang)
+                rows.append({"metric": i18n.t("int8.largest", lang, name=name), "fp32": None,
+                             "int8": v["max_abs_diff"], "change": None})
+                rows.append({"metric": i18n.t("int8.mean", lang, name=name), "fp32": None,
+                             "int8": v["mean_abs_diff"], "change": None})
     for r in rows:
-        r["data"] = data
+        r["data"] = _data_text(data, lang)
     return rows
+
+
+def _data_text(data: str, lang: str) -> str:
+    """The card's description of the drift data ("t10k (10000 digits)") in ``lang``."""
+    import re
+
+    from core import i18n
+
+    if m := re.fullmatch(r"t10k \((\d+) digits\)", data):
+        return i18n.t("int8.data_t10k", lang, n=f"{int(m.group(1)):,}")
+    if m := re.fullmatch(r"date test split \((\d+) examples, (\d+) per format\)", data):
+        return i18n.t("int8.data_dates", lang, n=f"{int(m.group(1)):,}", k=m.group(2))
+    return data
 
 
 def speed_rows(card: dict) -> list[dict]:
