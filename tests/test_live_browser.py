@@ -103,10 +103,11 @@ def test_every_graph_matches_python_ort(demo):
 
     p = demo("none")
     ok, bad = publish(GRAPHS)
-    assert not bad and len(ok) == 13 == len(GRAPHS)
+    assert not bad and len(ok) == len(GRAPHS) >= 13
     worst = {}
     for name in GRAPHS:
-        ref = np.load(EXPORTED / "reference" / name.replace(".onnx", ".npz"))
+        # an int8 twin (core.quantize) takes the inputs of its float model's reference
+        ref = np.load(EXPORTED / "reference" / name.replace(".int8.onnx", ".onnx").replace(".onnx", ".npz"))
         inputs = {k[4:]: ref[k] for k in ref.files if k.startswith("in__")}
         sess = ort.InferenceSession(str(EXPORTED / name), providers=["CPUExecutionProvider"])
         want = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, inputs)))

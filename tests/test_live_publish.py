@@ -89,7 +89,7 @@ def test_ort_spec_points_at_the_vendored_files():
 def test_the_real_models_publish(tmp_path):
     names = sorted(p.name for p in (ROOT / "exported").glob("*.onnx"))
     ok, bad = pub.publish(names, ROOT / "exported", tmp_path / "m")
-    assert not bad and len(ok) == len(names) == 13
+    assert not bad and len(ok) == len(names) >= 13
 
 
 @pytest.mark.parametrize("value,n,want", [
