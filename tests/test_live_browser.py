@@ -147,29 +147,59 @@ def _draw(page, canvas, points, steps: int = 6, pause_ms: int = 0):
                 page.wait_for_timeout(pause_ms)
 
 
+DRAW_JS = """async ([strokes, widths]) => {
+    const base = new URL("../../", document.querySelector('script[src*="/static/js/index"]').src).href;
+    const M = await import(new URL("app/static/live/mnist.mjs", base).href);
+    const out = [];
+    for (let k = 0; k < strokes.length; k++) {
+        const c = document.createElement("canvas");
+        c.width = c.height = 224;
+        const ctx = c.getContext("2d", { willReadFrequently: true });
+        ctx.fillStyle = "#000"; ctx.fillRect(0, 0, 224, 224);  // the pad's paper and pen
+        ctx.strokeStyle = "#fff"; ctx.lineWidth = widths[k]; ctx.lineCap = "round"; ctx.lineJoin = "round";
+        ctx.beginPath(); ctx.moveTo(...strokes[k][0]);
+        for (const pt of strokes[k].slice(1)) ctx.lineTo(...pt);
+        ctx.stroke();
+        const r = M.preprocess(ctx.getImageData(0, 0, 224, 224).data, 224, 224);
+        out.push({ png: c.toDataURL("image/png"), x: r.x ? Array.from(r.x) : null, error: r.error || null });
+    }
+    return out;
+}"""
+
+
 def test_js_preprocessing_matches_python(demo):
+    """mnist.mjs on the browser's own rasterised drawings against core.runtime.preprocess on their PNGs: one drawn
+    with the pointer on the pad, and 40 drawn with the pad's pen through the canvas API (random strokes, widths,
+    sizes and places, so crops of every aspect and centres of mass that round either way)."""
     from core.runtime.preprocess import decode_data_url, preprocess
 
     p = demo("pad")
     _ready(p.page, "live-pad")
     canvas = p.page.locator('[data-testid="live-pad-canvas"]')
-    worst = 0.0
-    for pts in STROKES:
-        p.page.locator('[data-testid="live-pad-clear"]').click()
-        _draw(p.page, canvas, pts)
-        p.page.mouse.up()
-        got = canvas.evaluate("""async (c) => {
-            const base = new URL("../../", document.querySelector('script[src*="/static/js/index"]').src).href;
-            const M = await import(new URL("app/static/live/mnist.mjs", base).href);
-            const img = c.getContext("2d").getImageData(0, 0, c.width, c.height);
-            const r = M.preprocess(img.data, c.width, c.height);
-            return { png: c.toDataURL("image/png"), x: r.x ? Array.from(r.x) : null, error: r.error || null };
-        }""")
-        want = preprocess(decode_data_url(got["png"]))
-        assert got["x"] is not None, got["error"]
-        diff = float(np.abs(np.asarray(got["x"], np.float32).reshape(28, 28) - want).max())
-        worst = max(worst, diff)
-    print(f"JS preprocessing vs core.runtime.preprocess on {len(STROKES)} drawings: max abs diff {worst:.1e}")
+    _draw(p.page, canvas, STROKES[1])
+    p.page.mouse.up()
+    drawn = [canvas.evaluate("""async (c) => {
+        const base = new URL("../../", document.querySelector('script[src*="/static/js/index"]').src).href;
+        const M = await import(new URL("app/static/live/mnist.mjs", base).href);
+        const r = M.preprocess(c.getContext("2d").getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+        return { png: c.toDataURL("image/png"), x: r.x ? Array.from(r.x) : null, error: r.error || null };
+    }""")]
+    rng = np.random.default_rng(0)
+    strokes = [list(s) for s in STROKES]
+    for _ in range(40 - len(STROKES)):
+        scale, cx, cy = rng.uniform(0.15, 1.0), rng.uniform(40, 184), rng.uniform(40, 184)
+        pts = rng.uniform(-90, 90, (int(rng.integers(2, 7)), 2)) * scale + (cx, cy)
+        strokes.append(np.clip(pts, 2, 222).round(1).tolist())
+    widths = [18] * len(STROKES) + rng.integers(4, 30, len(strokes) - len(STROKES)).tolist()
+    drawn += p.page.evaluate(DRAW_JS, [strokes, widths])
+    worst, exact = 0.0, 0
+    for d in drawn:
+        want = preprocess(decode_data_url(d["png"]))
+        assert d["x"] is not None, d["error"]
+        diff = np.abs(np.asarray(d["x"], np.float32).reshape(28, 28) - want)
+        worst, exact = max(worst, float(diff.max())), exact + int(not diff.any())
+    print(f"JS preprocessing vs core.runtime.preprocess on {len(drawn)} drawings: max abs diff {worst:.1e}, "
+          f"{exact} bit-identical")
     assert worst <= 1e-5
 
 
