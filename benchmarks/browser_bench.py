@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -32,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.live_js import WS_HOOK  # noqa: E402
-from tests.support.live_server import CHROMIUM, CHROMIUM_ARGS, demo_server, free_port  # noqa: E402
+from tests.support.live_js import WS_HOOK
+from tests.support.live_server import CHROMIUM, CHROMIUM_ARGS, demo_server, free_port
 
 
 def pct(values: list[float], q: float) -> float:
@@ -128,8 +127,9 @@ def first_load(browser, url: str, view: str) -> dict:
             dcl = page.evaluate("() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
             page.wait_for_timeout(500)
             stats = page.evaluate("() => __bmlLive.fetchStats()")
-            out[kind] = {"ready_ms": marks[ready], "mount_ms": marks.get(f"mount:{ready.split(':')[1]}"), "first_ms": marks.get(first) if first else None,
-                         "ort_ms": marks.get("ort"), "dcl_ms": dcl, "http": net.http(), "static": net.http("/app/static/"),
+            out[kind] = {"ready_ms": marks[ready], "mount_ms": marks.get(f"mount:{ready.split(':')[1]}"),
+                         "first_ms": marks.get(first) if first else None, "ort_ms": marks.get("ort"), "dcl_ms": dcl,
+                         "http": net.http(), "static": net.http("/app/static/"),
                          "ws_in": net.ws_in, "wall_s": time.time() - t0, "from_cache": stats["fromCache"],
                          "fetched": stats["fetched"]}
             page.close()
@@ -170,7 +170,8 @@ def latencies(browser, url: str, moves: int, proc) -> tuple[dict, dict]:
     m.scroll_into_view_if_needed()
     b = m.bounding_box()
     for i in range(moves):
-        page.mouse.move(b["x"] + b["width"] * (0.1 + 0.8 * (i % 50) / 50), b["y"] + b["height"] * (0.1 + 0.8 * i / moves))
+        page.mouse.move(b["x"] + b["width"] * (0.1 + 0.8 * (i % 50) / 50),
+                        b["y"] + b["height"] * (0.1 + 0.8 * i / moves))
         page.wait_for_timeout(12)
     page.mouse.move(0, 0)
     s = page.locator('[data-testid="live-gan-t"]')
@@ -182,7 +183,6 @@ def latencies(browser, url: str, moves: int, proc) -> tuple[dict, dict]:
         f = (i % 100) / 100 if (i // 100) % 2 == 0 else 1 - (i % 100) / 100
         page.mouse.move(b["x"] + 3 + (b["width"] - 6) * f, b["y"] + b["height"] / 2)
         page.wait_for_timeout(12)
-    gan_during = (cpu_s(proc), page.evaluate("__bmlSent.length"))
     page.mouse.up()
     texts = ["Saturday, 28 November 2026", "28.11.2026", "Nov 28 2026", "2026/11/28", "28 NOVEMBER 2026"]
     for kind in ("transformer", "seq2seq_attention"):
@@ -192,7 +192,6 @@ def latencies(browser, url: str, moves: int, proc) -> tuple[dict, dict]:
             box.fill("")
             box.press_sequentially(t, delay=25)
     page.wait_for_timeout(300)
-    typed_during = (cpu_s(proc), page.evaluate("__bmlSent.length"))
     server["runs_after_interactions"] = runs(page)  # includes the commits of the releases above
     timings = page.evaluate("() => __bmlLive.timings")
     server.update({"pad_stroke_cpu": pad_during[0] - server["cpu_before"],

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
-from core.web.ortweb import FILES, MANIFEST, ORT_DIR, PACKAGE  # noqa: E402
+from core.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from core.web.ortweb import FILES, MANIFEST, ORT_DIR, PACKAGE
 
 REGISTRY = "https://registry.npmjs.org"
 MAX_TARBALL = 200 * 1024 * 1024  # the 1.30.0 tarball is ~40 MB; refuse anything absurd
@@ -111,7 +111,8 @@ def extract(data: bytes, version: str) -> dict[str, bytes]:
             if member.name == "package/package.json" and member.isfile():
                 pkg = json.loads(tar.extractfile(member).read())
                 if pkg.get("name") != PACKAGE or pkg.get("version") != version:
-                    raise SystemExit(f"the tarball holds {pkg.get('name')}@{pkg.get('version')}, not {PACKAGE}@{version}")
+                    raise SystemExit(f"the tarball holds {pkg.get('name')}@{pkg.get('version')}, "
+                                     f"not {PACKAGE}@{version}")
                 if pkg.get("license") != "MIT":
                     raise SystemExit(f"{PACKAGE}@{version} declares license {pkg.get('license')!r}, not MIT: "
                                      "check it before vendoring")

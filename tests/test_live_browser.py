@@ -10,8 +10,6 @@ tests (so the runtime is fetched once and then read from Cache Storage), a fresh
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest

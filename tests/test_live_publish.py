@@ -57,7 +57,7 @@ def test_a_link_replaced_by_other_bytes_is_restored(tmp_path):
     target.write_bytes(b"model b")  # same size, other bytes
     time.sleep(0.01)
     os.utime(target)
-    ok2, bad = pub.publish(["a.onnx"], exp, models)
+    _, bad = pub.publish(["a.onnx"], exp, models)
     assert not bad and target.read_bytes() == b"model a"
 
 

@@ -76,8 +76,8 @@ def test_fetch_script_writes_files_and_manifest_from_a_checked_tarball(tmp_path,
     mod = _load_script()
     tgz = _tarball("9.9.9")
     (tmp_path / "x.tgz").write_bytes(tgz)
-    meta = {"license": "MIT", "dist": {"tarball": "https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-9.9.9.tgz",
-                                       "integrity": _sri(tgz)}}
+    url = "https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-9.9.9.tgz"
+    meta = {"license": "MIT", "dist": {"tarball": url, "integrity": _sri(tgz)}}
     monkeypatch.setattr(mod, "registry_meta", lambda version: meta)
     dest = tmp_path / "ort"
     dest.mkdir()

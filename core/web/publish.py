@@ -117,7 +117,8 @@ def publish(names: list[str] | tuple[str, ...], exported_dir: str | os.PathLike 
             problems[name] = f"{name} could not be published for the browser ({exc})"
             continue
         rel = target.relative_to(ortweb.STATIC).as_posix() if target.is_relative_to(ortweb.STATIC) else target.name
-        ok[name] = {"url": URL_PREFIX + rel, "sha256": sha, "bytes": size if size is not None else target.stat().st_size}
+        nbytes = size if size is not None else target.stat().st_size
+        ok[name] = {"url": URL_PREFIX + rel, "sha256": sha, "bytes": nbytes}
     if stamp is not None and _pruned.get(str(models_dir)) != stamp:
         _pruned[str(models_dir)] = stamp
         prune(models_dir, {e.get("sha256", "").lower() for e in files.values() if isinstance(e, dict)})

@@ -123,7 +123,8 @@ export async function fetchVerified(spec) {
   stats.verifyMs += now() - t0;
   if (got !== spec.sha256 || (spec.bytes && buf.byteLength !== spec.bytes)) {
     if (cache) await cache.delete(key);
-    throw new IntegrityError(`${spec.url}: sha256 ${got.slice(0, 12)}… is not the manifest's ${spec.sha256.slice(0, 12)}…`);
+    throw new IntegrityError(
+      `${spec.url}: sha256 ${got.slice(0, 12)}… is not the manifest's ${spec.sha256.slice(0, 12)}…`);
   }
   if (fresh && cache) {
     try {
@@ -147,7 +148,7 @@ export function loadOrt(spec) {
     ortPromise = (async () => {
       const t0 = now();
       const f = spec.files;
-      const [entry, glue, wasm] = await Promise.all([fetchVerified(f.entry), fetchVerified(f.glue), fetchVerified(f.wasm)]);
+      const [entry, glue, wasm] = await Promise.all([f.entry, f.glue, f.wasm].map(fetchVerified));
       // The checked bytes are what runs: both modules are imported from blob URLs of those bytes, and the wasm
       // binary is handed over directly (so onnxruntime never fetches anything itself).
       const blobUrl = (b) => URL.createObjectURL(new Blob([b], { type: "text/javascript" }));

@@ -14,11 +14,11 @@ ROOT = Path.cwd()  # live_server.py starts streamlit in the repository root
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
+import numpy as np
+import streamlit as st
 
-from core.runtime.mnist import gan_noise, load_examples  # noqa: E402
-from ui import live  # noqa: E402
+from core.runtime.mnist import gan_noise, load_examples
+from ui import live
 
 st.set_page_config(page_title="live views", layout="wide")
 st.session_state["runs"] = st.session_state.get("runs", 0) + 1

@@ -34,7 +34,8 @@ async ([ort, spec, feeds]) => {
   const inputs = {};
   for (const [name, f] of Object.entries(feeds)) {
     const raw = bytes(f.b64);
-    const data = f.type === "bool" ? raw : new T[f.type](raw.buffer, raw.byteOffset, raw.byteLength / T[f.type].BYTES_PER_ELEMENT);
+    const n = raw.byteLength / T[f.type].BYTES_PER_ELEMENT;
+    const data = f.type === "bool" ? raw : new T[f.type](raw.buffer, raw.byteOffset, n);
     inputs[name] = new info.ort.Tensor(f.type, data, f.dims);
   }
   const out = await R.run(model, inputs);

@@ -22,9 +22,10 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -316,7 +317,8 @@ def gan_live(key: str, z_from: np.ndarray, z_to: np.ndarray, t: float = 0.0, z: 
              walk_seed: int = 0, strings: dict[str, str] | None = None,
              on_commit: Callable[[dict | None], None] | None = None, height: int | str = "content") -> Live:
     """G's digit, the classifier's label and D's verdict, live, along the path z_from -> z_to (a slider) or on a
-    random walk in z (a button); it shows ``z`` when given (a committed walk), else the point at ``t``. ``value``: {"t": float in [0, 1]} when the slider is released, or {"z": list of
+    random walk in z (a button); it shows ``z`` when given (a committed walk), else the point at ``t``.
+    ``value``: {"t": float in [0, 1]} when the slider is released, or {"z": list of
     floats clipped to [-10, 10]} when a walk stops; None before. Strings: GAN_STRINGS.
     """
     z_from, z_to = np.asarray(z_from, np.float32).reshape(-1), np.asarray(z_to, np.float32).reshape(-1)
