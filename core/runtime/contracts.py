@@ -105,8 +105,16 @@ def _dims_match(name: str, what: str, got: list, want: list, sizes: dict) -> Non
                 raise _fail(name, f"{what} has shape {_fmt(got)}: size {w} is {g} here and {sizes[w]} elsewhere")
 
 
+def _variant_base(name: str, card: dict) -> str:
+    """``x.int8.onnx`` whose card says ``"variant": "int8"`` -> ``x.onnx`` (the file it is a variant of); else name."""
+    variant = card.get("variant") if isinstance(card, dict) else None
+    suffix = f".{variant}.onnx" if isinstance(variant, str) and variant else None
+    return name[: -len(suffix)] + ".onnx" if suffix and name.endswith(suffix) else name
+
+
 def _card_names(name: str, card: dict) -> None:
     """The card says which model this is: a valid ONNX file of another model under this name is refused."""
+    name = _variant_base(name, card)  # an int8 twin carries the card of its fp32 source, plus "variant"
     stem = name[: -len(".onnx")] if name.endswith(".onnx") else name
     own = card.get("name")
     if own is None:
@@ -153,7 +161,7 @@ def _card_seq(name: str, card: dict, io_: dict[str, dict]) -> None:
     logits = io_["outputs"].get("logits")
     if logits and isinstance(logits[1][-1], int) and logits[1][-1] != len(vocab):
         raise _fail(name, f"its logits have {logits[1][-1]} entries, its vocabulary {len(vocab)}")
-    if name.startswith("transformer."):
+    if _variant_base(name, card).startswith("transformer."):
         cfg = card.get("config")
         keys = ("n_dec_layer", "n_head", "d_model")
         if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), int) and cfg.get(k) > 0 for k in keys) \
@@ -173,7 +181,7 @@ def check_onnx(name: str, session, card: dict) -> None:
     if not isinstance(card, dict):
         raise _fail(name, "its model card is not a JSON object")
     io_ = {"inputs": _io(session, "inputs"), "outputs": _io(session, "outputs")}
-    contract = ONNX_CONTRACTS.get(name)
+    contract = ONNX_CONTRACTS.get(_variant_base(name, card))  # an int8 twin is held to its fp32 file's contract
     if contract is not None:
         if not card:
             raise _fail(name, "it has no model card")
@@ -187,7 +195,7 @@ def check_onnx(name: str, session, card: dict) -> None:
                     raise _fail(name, f"{kind[:-1]} {tensor} is {got[tensor][0]}, expected {dtype}")
                 _dims_match(name, f"{kind[:-1]} {tensor}", got[tensor][1], shape, sizes)
     _card_names(name, card)  # same inputs and outputs, another model (conv_autoencoder under autoencoder's name)
-    if contract is not None and name.startswith(("transformer.", "seq2seq_attention.")):
+    if contract is not None and _variant_base(name, card).startswith(("transformer.", "seq2seq_attention.")):
         _card_seq(name, card, io_)
     _card_io(name, card, io_)
 
