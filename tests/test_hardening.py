@@ -262,7 +262,8 @@ def swap_in(folder: Path, name: str, data: bytes) -> None:
                                        ("autoencoder_2d.encoder.onnx", "output z has shape"),
                                        ("autoencoder.decoder.onnx", "its inputs are z"),
                                        ("classifier.onnx", "its outputs are"),
-                                       ("transformer.encoder.onnx", "its inputs are src")])
+                                       ("transformer.encoder.onnx", "its inputs are src"),
+                                       ("autoencoder.encoder.int8.onnx", "'int8' variant of another file")])
 def test_a_valid_onnx_of_another_model_under_a_models_name(scratch, other, why):
     swap_in(scratch, "autoencoder.encoder.onnx", (EXPORTED / other).read_bytes())
     with pytest.raises(ModelError) as err:

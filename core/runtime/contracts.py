@@ -114,6 +114,9 @@ def _variant_base(name: str, card: dict) -> str:
 
 def _card_names(name: str, card: dict) -> None:
     """The card says which model this is: a valid ONNX file of another model under this name is refused."""
+    variant = card.get("variant")
+    if variant is not None and (not isinstance(variant, str) or not name.endswith(f".{variant}.onnx")):
+        raise _fail(name, f"its model card says it is the {excerpt(variant)} variant of another file")
     name = _variant_base(name, card)  # an int8 twin carries the card of its fp32 source, plus "variant"
     stem = name[: -len(".onnx")] if name.endswith(".onnx") else name
     own = card.get("name")
