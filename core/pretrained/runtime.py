@@ -130,11 +130,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def open_weightless(graph: str | os.PathLike, model_dir: str | os.PathLike, provider: str = "auto",
-                    threads: int | None = None) -> LoadedModel:
-    """An onnxruntime session of the weightless ``graph`` with the verified weights of ``model_dir`` handed in."""
+                    threads: int | None = None, weights_sha256: str = WEIGHTS_SHA256) -> LoadedModel:
+    """An onnxruntime session of the weightless ``graph`` with the weights of ``model_dir`` handed in, after their
+    sha256 was checked against ``weights_sha256`` (the pinned one)."""
     graph, model_dir = Path(graph), Path(model_dir)
     providers, note = provider_list(provider)
-    weights = SafeTensors(model_dir / WEIGHTS, WEIGHTS_SHA256)
+    weights = SafeTensors(model_dir / WEIGHTS, weights_sha256)
     names = [k for k in weights.tensors if not k.startswith(UNUSED_PREFIXES)]
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
