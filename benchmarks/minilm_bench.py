@@ -145,7 +145,7 @@ def install_figures() -> dict:
     base = _closure([r for r in reqs if _norm(r) != "tokenizers"])
     added = sorted(_closure(["tokenizers"]) - base)
     sizes = {n: _installed_bytes(n) for n in added}
-    exported = {p.name: p.stat().st_size for p in [ROOT / "exported" / "minilm.onnx",
+    exported = {p.name: p.stat().st_size for p in [ROOT / "exported" / "minilm.onnx.gz",
                                                      ROOT / "exported" / "minilm_heads.json",
                                                      ROOT / "exported" / "reference" / "minilm.npz"]}
     total_exported = sum(p.stat().st_size for p in (ROOT / "exported").rglob("*") if p.is_file())
@@ -177,7 +177,7 @@ def build_full(tmp: Path) -> Path:
     from core.pretrained import weights as W
 
     d = W.ensure_model_dir(fetch_missing=False)
-    shutil.copyfile(ROOT / "exported" / rt.GRAPH, tmp / "graph.onnx")
+    (tmp / "graph.onnx").write_bytes(rt.read_graph(ROOT / "exported" / rt.GRAPH))
     shutil.copyfile(d / W.WEIGHTS, tmp / W.WEIGHTS)
     model = onnx.load(str(tmp / "graph.onnx"), load_external_data=True)
     out = tmp / "full.onnx"

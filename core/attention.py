@@ -87,6 +87,23 @@ def as_text(m, a, layer: int | None, head: int | None) -> str:
     return "\n".join(lines)
 
 
+def read_lines(stream, max_lines: int, max_chars: int) -> list[str]:
+    """Up to ``max_lines`` lines, each read to at most ``max_chars + 1`` characters (the rest of a longer line is
+    skipped unread into memory; the runtime then says the text was cut)."""
+    out: list[str] = []
+    while True:
+        line = stream.readline(max_chars + 1)
+        if not line:
+            return out
+        if len(out) == max_lines:
+            print(f"error: more than {max_lines} lines; the rest were not read", file=sys.stderr)
+            return out
+        if not line.endswith("\n") and len(line) > max_chars:
+            while (rest := stream.readline(1 << 16)) and not rest.endswith("\n"):
+                pass
+        out.append(line.rstrip("\n"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.pretrained.runtime import load_minilm
@@ -104,15 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.layer is not None and not (0 <= args.layer < m.config.n_layers and 0 <= args.head < m.config.n_heads):
         print(f"error: --layer is 0..{m.config.n_layers - 1} and --head 0..{m.config.n_heads - 1}", file=sys.stderr)
         return 2
-    if args.text:
-        inputs = [" ".join(args.text)]
-    else:
-        inputs = []
-        for line in sys.stdin:
-            if len(inputs) == MAX_LINES:
-                print(f"error: more than {MAX_LINES} lines; the rest were not read", file=sys.stderr)
-                break
-            inputs.append(line[: m.max_chars * 4].rstrip("\n"))
+    inputs = [" ".join(args.text)] if args.text else read_lines(sys.stdin, MAX_LINES, m.max_chars)
     decimals = max(0, min(int(args.decimals), 8))
     for text in inputs:
         try:

@@ -111,8 +111,8 @@ def test_safetensors_reader_rejects_malformed_files(tmp_path):
 def test_committed_graph_is_weightless_and_its_card_is_complete(model_dir):
     onnx = pytest.importorskip("onnx")
     path = ROOT / "exported" / rt.GRAPH
-    m = onnx.load(str(path), load_external_data=False)
-    assert path.stat().st_size < 300_000  # structure only: the fp32 weights are 91 MB
+    m = onnx.load_model_from_string(rt.read_graph(path))
+    assert path.stat().st_size < 100_000  # structure only (gzip): the fp32 weights are 91 MB
     card = json.loads({p.key: p.value for p in m.metadata_props}["model_card"])
     for key in ("source", "original_model", "weights", "tokenizer", "parameters", "config", "parity",
                 "differences_from_source", "versions"):
@@ -145,9 +145,21 @@ def test_reference_outputs_match_without_torch(minilm):
         assert np.max(np.abs(got[k] - ref[f"out__{k}"])) <= 1e-4, k
 
 
+def test_a_corrupt_graph_is_a_clear_error(tmp_path, model_dir):
+    bad = tmp_path / rt.GRAPH
+    bad.write_bytes(b"not gzip at all")
+    with pytest.raises(rt.ModelError, match="unreadable"):
+        rt.open_weightless(bad, model_dir, "cpu")
+    import gzip
+
+    bad.write_bytes(gzip.compress(b"\0" * (rt.MAX_GRAPH_BYTES + 10)))
+    with pytest.raises(rt.ModelError, match="not the MiniLM graph"):
+        rt.read_graph(bad)
+
+
 def test_manifest_lists_the_minilm_files():
     files = read_manifest()["files"]
-    for name, cmd in (("minilm.onnx", "python -m core.pretrained.export"),
+    for name, cmd in ((rt.GRAPH, "python -m core.pretrained.export"),
                       ("reference/minilm.npz", "python -m core.pretrained.export"),
                       ("minilm_heads.json", "python -m core.pretrained.heads")):
         assert files[name]["rebuild"] == cmd
@@ -421,10 +433,20 @@ def test_graph_runs_standalone_beside_the_weights_file(model_dir, tmp_path):
     """Copied next to the pinned model.safetensors, the committed graph is an ordinary ONNX model with external data."""
     import onnxruntime as ort
 
-    shutil.copyfile(ROOT / "exported" / rt.GRAPH, tmp_path / rt.GRAPH)
+    (tmp_path / "minilm.onnx").write_bytes(rt.read_graph(ROOT / "exported" / rt.GRAPH))  # gunzip
     shutil.copyfile(model_dir / WEIGHTS, tmp_path / WEIGHTS)  # a copy: onnxruntime refuses links out of the folder
-    sess = ort.InferenceSession(str(tmp_path / rt.GRAPH), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(tmp_path / "minilm.onnx"), providers=["CPUExecutionProvider"])
     ref = np.load(ROOT / "exported" / "reference" / "minilm.npz")
     got = sess.run(list(rt.OUTPUTS), {"input_ids": ref["in__input_ids"], "attention_mask": ref["in__attention_mask"]})
     for k, g in zip(rt.OUTPUTS, got):
         assert np.max(np.abs(g - ref[f"out__{k}"])) <= 1e-4
+
+
+def test_cli_reads_bounded_lines():
+    import io
+
+    from core.attention import read_lines
+
+    got = read_lines(io.StringIO("a\n" + "x" * 50 + "\nb\n" + "y" * 5), max_lines=10, max_chars=10)
+    assert got == ["a", "x" * 11, "b", "yyyyy"]  # the long line: 11 characters kept, so the runtime says it was cut
+    assert read_lines(io.StringIO("1\n2\n3\n"), max_lines=2, max_chars=10) == ["1", "2"]

@@ -1,4 +1,4 @@
-"""python -m core.pretrained.export: all-MiniLM-L6-v2 -> exported/minilm.onnx, a graph without weights (torch side, dev).
+"""python -m core.pretrained.export: all-MiniLM-L6-v2 -> exported/minilm.onnx.gz, a graph without weights (torch side, dev).
 
 1. transformers loads the pinned files (``local_files_only``, eager attention so the probabilities exist).
 2. ``torch.onnx.export(dynamo=True)`` exports it with two outputs: the last hidden state and every layer's attention
@@ -10,12 +10,14 @@
 4. Checks, or it fails loudly: the weightless graph (weights handed in from the file, as the dashboard does) equals
    the full fp32 export; it matches transformers within 1e-4 at several lengths and two batch sizes; its tokens
    equal transformers' tokenizer's; the sentence embedding matches mean pooling + L2 in torch.
-5. Writes the graph with its model card, a reference for the Models page's parity check, and the manifest.
+5. Writes the graph (gzip-compressed, reproducibly) with its model card, a reference for a parity check without
+   torch, and the manifest.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import sys
@@ -302,7 +304,7 @@ def export(out_dir: Path = EXPORTED, model_dir: Path | None = None, log=print) -
         n_graph = int(sum(int(np.prod(weights.tensors[k].shape)) for k in report["external"]
                           if weights.tensors[k].dtype.kind == "f"))
         check_weightless(model, model_dir / WEIGHTS)
-        graph_path = Path(tmp) / rt.GRAPH
+        graph_path = Path(tmp) / "minilm.onnx"
         graph_path.write_bytes(model.SerializeToString())
         minilm = rt.MiniLM(rt.open_weightless(graph_path, model_dir, "cpu"), model_dir)
         checks = parity(minilm, full_session, bert, hf_tok)
@@ -311,7 +313,7 @@ def export(out_dir: Path = EXPORTED, model_dir: Path | None = None, log=print) -
     model_card = card(cfg, report, weights, n_graph, checks, tokenizers.__version__)
     set_metadata(model, model_card)
     out_dir = Path(out_dir)
-    atomic_write_bytes(out_dir / rt.GRAPH, model.SerializeToString())
+    atomic_write_bytes(out_dir / rt.GRAPH, gzip.compress(model.SerializeToString(), compresslevel=9, mtime=0))
     tk = minilm.tokenize(PARITY_TEXTS[0])
     feeds = _feeds([tk])
     with torch.no_grad():

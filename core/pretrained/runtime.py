@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 on onnxruntime alone: tokens, every layer's and head's attention, hidden states, the sentence
 embedding and the similarity of two sentences (numpy + onnxruntime + tokenizers; no torch, no transformers).
 
-The committed graph ``exported/minilm.onnx`` has no weights. Its weight tensors are external-data entries named
+The committed graph ``exported/minilm.onnx.gz`` (gzip of an ONNX file) has no weights. Its weight tensors are external-data entries named
 after the tensors of the pinned ``model.safetensors``; at load time that file's sha256 is checked, the file is
 memory-mapped, and each tensor is handed to onnxruntime under its own name (``add_external_initializers``).
 
@@ -15,6 +15,7 @@ memory-mapped, and each tensor is handed to onnxruntime under its own name (``ad
 
 from __future__ import annotations
 
+import gzip
 import os
 import unicodedata
 from dataclasses import dataclass
@@ -28,11 +29,12 @@ from core.errors import UserError
 from core.manifest import ArtifactError, check_artifact
 from core.pretrained.config import MiniLMConfig
 from core.pretrained.weights import (
-    FILES, MODEL_ID, WEIGHTS, WEIGHTS_SHA256, SafeTensors, WeightsError, ensure_model_dir, verify_file,
+    FILES, MODEL_ID, WEIGHTS, WEIGHTS_SHA256, SafeTensors, WeightsError, ensure_model_dir, verify_dir, verify_file,
 )
 from core.runtime.session import LoadedModel, ModelError, provider_list, read_card
 
-GRAPH = "minilm.onnx"
+GRAPH = "minilm.onnx.gz"   # gzip: 3x smaller, and the Models page (which opens every *.onnx plainly) leaves it out
+MAX_GRAPH_BYTES = 16 << 20  # the graph is ~90 kB unpacked; a bigger one is not ours
 HEADS = "minilm_heads.json"
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("last_hidden_state", "attentions")
@@ -129,6 +131,21 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
+def read_graph(path: str | os.PathLike) -> bytes:
+    """The ONNX bytes of ``path`` (``.onnx`` or ``.onnx.gz``), at most MAX_GRAPH_BYTES unpacked."""
+    path = Path(path)
+    try:
+        if path.suffix != ".gz":
+            return path.read_bytes()
+        with gzip.open(path, "rb") as f:
+            data = f.read(MAX_GRAPH_BYTES + 1)
+    except (OSError, EOFError) as exc:
+        raise ModelError(f"`{path.name}` is unreadable ({exc}); rebuild it with: `python -m core.pretrained.export`") from exc
+    if len(data) > MAX_GRAPH_BYTES:
+        raise ModelError(f"`{path.name}` unpacks to more than {MAX_GRAPH_BYTES >> 20} MB: it is not the MiniLM graph")
+    return data
+
+
 def open_weightless(graph: str | os.PathLike, model_dir: str | os.PathLike, provider: str = "auto",
                     threads: int | None = None, weights_sha256: str = WEIGHTS_SHA256) -> LoadedModel:
     """An onnxruntime session of the weightless ``graph`` with the weights of ``model_dir`` handed in, after their
@@ -143,7 +160,7 @@ def open_weightless(graph: str | os.PathLike, model_dir: str | os.PathLike, prov
         opts.intra_op_num_threads = threads
     opts.add_external_initializers(names, [ort.OrtValue.ortvalue_from_numpy(weights.tensors[k]) for k in names])
     try:
-        sess = ort.InferenceSession(graph.read_bytes(), sess_options=opts, providers=providers)
+        sess = ort.InferenceSession(read_graph(graph), sess_options=opts, providers=providers)
     except Exception as exc:
         raise ModelError(
             f"`{graph.name}` could not be loaded with the weights of {model_dir} "
@@ -245,13 +262,11 @@ def load_minilm(provider: str = "auto", threads: int | None = None, exported_dir
         raise ModelError(str(exc)) from exc
     d = Path(model_dir) if model_dir is not None else ensure_model_dir(fetch_missing=fetch, log=log)
     if model_dir is not None:
-        from core.pretrained.weights import verify_dir
-
         verify_dir(d)
     return MiniLM(open_weightless(graph, d, provider, threads), d)
 
 
 __all__ = [
     "GRAPH", "HEADS", "MAX_CHARS", "Analysis", "MiniLM", "Similarity", "TextError", "Tokens", "WeightsError",
-    "clean_text", "cosine", "load_minilm", "mean_pool", "open_weightless",
+    "ModelError", "clean_text", "cosine", "load_minilm", "mean_pool", "open_weightless", "read_graph",
 ]
