@@ -23,6 +23,8 @@ def rebuild_command(name: str) -> str:
     stem = Path(name).name.split(".")[0]
     if stem in PRETRAINED:
         return PRETRAINED[stem]
+    if Path(name).name.endswith(".int8.onnx"):  # built from the fp32 file by the quantiser, not by training
+        return f"python -m core.quantize {stem}"
     for model in sorted(TRAINABLE, key=len, reverse=True):
         if stem == model or stem.startswith(model + "_") or Path(name).parts[0] == model:
             return f"python -m core.train {model}"
