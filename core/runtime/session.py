@@ -90,11 +90,6 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
     try:
         sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     except Exception as exc:
-        if "External data" in str(exc):  # a weightless graph (exported/minilm.onnx): its weights live elsewhere
-            raise ModelError(
-                f"`{path.name}` holds no weights: it runs with its pinned weights file handed in "
-                "(core.pretrained.runtime.load_minilm)"
-            ) from exc
         raise ModelError(
             f"`{path.name}` could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200]})"
         ) from exc
