@@ -378,3 +378,12 @@ def test_the_bytes_loaded_are_the_bytes_checked(scratch, monkeypatch):
     monkeypatch.setattr(manifest, "sha256_file", lambda p: good)  # the check saw the good file
     with pytest.raises(ArtifactError, match="pca.npz is corrupt or was changed"):
         read_artifact("pca.npz", scratch)
+
+
+def test_an_onnx_file_whose_card_is_not_utf8(scratch):
+    """Found by tests/test_fuzz.py: onnxruntime parses the file, then reading its metadata raised UnicodeDecodeError."""
+    data = bytearray((EXPORTED / "autoencoder.encoder.onnx").read_bytes())
+    data[data.index(b'"architecture"')] = 0x80  # inside the model card's JSON
+    swap_in(scratch, "autoencoder.encoder.onnx", bytes(data))
+    with pytest.raises(ModelError, match="model card that is not readable"):
+        load_model("autoencoder.encoder.onnx", "cpu", scratch)

@@ -183,7 +183,10 @@ def check_onnx(name: str, session, card: dict) -> None:
     """
     if not isinstance(card, dict):
         raise _fail(name, "its model card is not a JSON object")
-    io_ = {"inputs": _io(session, "inputs"), "outputs": _io(session, "outputs")}
+    try:
+        io_ = {"inputs": _io(session, "inputs"), "outputs": _io(session, "outputs")}
+    except ValueError as exc:  # names or types that are not UTF-8
+        raise _fail(name, "its input and output descriptions are unreadable") from exc
     contract = ONNX_CONTRACTS.get(_variant_base(name, card))  # an int8 twin is held to its fp32 file's contract
     if contract is not None:
         if not card:

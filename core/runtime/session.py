@@ -71,11 +71,9 @@ def provider_list(requested: str) -> tuple[list[str], str | None]:
 
 
 def read_card(session: ort.InferenceSession) -> dict:
-    raw = session.get_modelmeta().custom_metadata_map.get("model_card")
-    if not raw:
-        return {}
-    try:
-        card = json.loads(raw)
+    try:  # metadata that is not UTF-8 raises UnicodeDecodeError on access
+        raw = session.get_modelmeta().custom_metadata_map.get("model_card")
+        card = json.loads(raw) if raw else {}
     except (ValueError, RecursionError):
         return {}
     return card if isinstance(card, dict) else {}
@@ -99,9 +97,13 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
     used = sess.get_providers()
     if provider == "cuda" and note is None and (not used or used[0] != _CUDA):
         note = f"CUDA was requested, but onnxruntime fell back to {', '.join(used)}."
+    try:
+        inputs, outputs = [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
+    except ValueError as exc:  # names that are not UTF-8 (a damaged file onnxruntime still parsed)
+        raise ModelError(f"{path.name} could not be loaded: its input or output names are unreadable") from exc
     return LoadedModel(
         name=path.name, path=path, session=sess, card=read_card(sess), requested=provider, providers=used,
-        note=note, inputs=[i.name for i in sess.get_inputs()], outputs=[o.name for o in sess.get_outputs()],
+        note=note, inputs=inputs, outputs=outputs,
     )
 
 
@@ -116,7 +118,10 @@ def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLik
     try:
         data = read_artifact(name, exported_dir) if verify else None
         loaded = open_session(Path(exported_dir) / name, provider, threads=threads, data=data)
-        raw = loaded.session.get_modelmeta().custom_metadata_map.get("model_card")
+        try:
+            raw = loaded.session.get_modelmeta().custom_metadata_map.get("model_card")
+        except ValueError:  # not UTF-8
+            raw = "unreadable"
         if raw and not loaded.card:
             raise ArtifactError(f"{name} has a model card that is not readable JSON. Rebuild it with: "
                                 f"{rebuild_command(name)}")
