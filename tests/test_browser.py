@@ -163,7 +163,7 @@ def _draw_a_one(page) -> None:
 def test_discriminator_judges_a_drawing(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/GAN?source=Draw", wait_until="domcontentloaded")
+        page.goto(f"{server}/GAN?source=draw", wait_until="domcontentloaded")
         _settle(page)
         _draw_a_one(page)
         page.get_by_text("D: probability real").first.wait_for(timeout=30000)
@@ -176,7 +176,7 @@ def test_discriminator_judges_a_drawing(browser, server):
 def test_drawing_pad_gives_a_reconstruction(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/Autoencoder?source=Draw", wait_until="domcontentloaded")
+        page.goto(f"{server}/Autoencoder?source=draw", wait_until="domcontentloaded")
         _settle(page)
         assert page.get_by_text("Lowest error").count() == 0  # nothing drawn yet, so no reconstruction
         _draw_a_one(page)
@@ -223,7 +223,7 @@ def test_uploading_a_photo_of_a_digit_gives_a_reconstruction(browser, server, tm
     img.save(path, quality=90)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/Autoencoder?source=Upload", wait_until="domcontentloaded")
+        page.goto(f"{server}/Autoencoder?source=upload", wait_until="domcontentloaded")
         _settle(page)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
         page.get_by_text("Lowest error").first.wait_for(timeout=30000)
