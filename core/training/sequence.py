@@ -220,7 +220,9 @@ def train(kind: str, opts: TrainOptions) -> dict:
     optim = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / tc.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    history = History(Path(opts.out) / "history" / f"{kind}.json", meta={
+    # the per-epoch history lives beside the checkpoint while training; the export copies it into its folder, so
+    # a training run never touches the exported set
+    history = History(run_dir / "history.json", meta={
         "model": kind, "seed": opts.seed, "train_config": asdict(tc), "model_config": asdict(cfg),
         "device": str(device), "metric": "val exact match (greedy, PyTorch)",
         "data": {"val_examples": dates.N_VAL, "formats": dates.FORMAT_NAMES},
@@ -397,7 +399,10 @@ def data_card() -> dict:
 def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | None = None, cfg=None,
                      meta: dict | None = None, n_test: int = dates.N_TEST, do_finish: bool = True,
                      require_parity: bool = True) -> dict:
-    """Export both graphs, decode the test split through ORT and PyTorch, write the cards and references."""
+    """Export both graphs, decode the test split through ORT and PyTorch, measure confidence, write the cards,
+    references, history copy and (transformer) the preset examples. Writes only under ``opts.out``, so an export
+    transaction's staging folder can be passed as ``out`` (with ``do_finish=False``: the transaction writes the
+    manifest)."""
     out = Path(opts.out)
     meta = meta or {}
     if model is None:
@@ -454,6 +459,9 @@ def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | Non
             res = mod(*ins)
         save_reference(out / "reference" / f"{path.stem}.npz",
                        {n: t.numpy() for n, t in zip(names, ins)}, {n: t.numpy() for n, t in zip(outs, res)})
+    history = Path(opts.runs) / kind / "history.json"
+    if history.is_file():  # the training run's history, beside the checkpoint it describes
+        atomic_write_bytes(out / "history" / f"{kind}.json", history.read_bytes())
     if kind == "transformer":
         atomic_write_json(out / "dates_examples.json", {
             "note": "test-split inputs (dates never seen in training), one per format; ISO 8601 first",
