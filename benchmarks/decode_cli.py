@@ -30,7 +30,8 @@ def measure(n_lines: int, model: str, threads: int) -> dict:
     lines = [e.source.encode() + b"\n" for e in dates.test_split()]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-c", RUNNER, "--model", model, "--provider", "cpu"], cwd=ROOT, env=env,
+    p = subprocess.Popen([sys.executable, "-c", RUNNER, "--model", model, "--provider", "cpu", "--threads", str(threads)],
+                         cwd=ROOT, env=env,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     counts = {"out": 0, "errors": 0}
 
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     p.add_argument("--lines", type=int, default=1_000_000)
     p.add_argument("--also", type=int, default=0, help="first measure this many lines, to show the growth")
     p.add_argument("--model", default="transformer")
-    p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of the CLI (ORT intra-op threads)")
+    p.add_argument("--threads", type=int, default=1, help="the CLI's --threads (ORT intra-op threads; 0 = per core)")
     args = p.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"model {args.model}, {args.threads} thread(s), load average at start {load:.2f}")

@@ -111,12 +111,13 @@ def make_seq_model(kind: str, card: dict, run_encoder: Runner, run_step: Runner,
 
 
 def load_seq_model(kind: str, provider: str = "auto", exported_dir: str | os.PathLike = EXPORTED,
-                   verify: bool = True) -> SeqModel:
-    """The two ONNX graphs of ``kind`` checked against the manifest, vocabulary and limits from the card."""
+                   verify: bool = True, threads: int | None = None) -> SeqModel:
+    """The two ONNX graphs of ``kind`` checked against the manifest, vocabulary and limits from the card.
+    ``threads``: ORT intra-op threads (None: ORT's default, one per core)."""
     if kind not in KINDS:
         raise UserError(f"unknown model {kind!r}; choose one of {', '.join(KINDS)}")
-    enc = load_model(f"{kind}.encoder.onnx", provider, exported_dir, verify=verify)
-    step = load_model(f"{kind}.decoder_step.onnx", provider, exported_dir, verify=verify)
+    enc = load_model(f"{kind}.encoder.onnx", provider, exported_dir, verify=verify, threads=threads)
+    step = load_model(f"{kind}.decoder_step.onnx", provider, exported_dir, verify=verify, threads=threads)
     return make_seq_model(kind, enc.card, enc.run, step.run, enc, step)
 
 
