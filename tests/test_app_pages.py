@@ -272,3 +272,14 @@ def test_faq_language_search_and_calculator():
     assert _metric(at, "fp16") == "14 GB" and _metric(at, "fp32") == "28 GB" and _metric(at, "int8") == "7 GB"
     at = ok(widget(at.text_input, "params").set_value("lots").run())
     assert any("parameter count" in plain(e.value) for e in at.error)
+
+
+def test_models_page_switches_to_the_int8_twin_and_shows_its_drift():
+    if not have("classifier.onnx", "classifier.int8.onnx"):
+        pytest.skip("exported/ lacks classifier.int8.onnx (python -m core.quantize classifier)")
+    at = ok(run("pages/models.py", {"model": "classifier.onnx", "precision": "int8"}))
+    assert widget(at.radio, "precision").value == "int8"
+    assert any("classifier.int8.onnx" in v for v in at.markdown.values)
+    assert any("accuracy" in v and "predictions changed" in v for v in at.markdown.values)  # the drift table
+    at = ok(widget(at.button, "parity").click().run())
+    assert any("drift" in i.value for i in at.info)

@@ -50,9 +50,13 @@ def load_reference(file_name: str, root: Path = EXPORTED) -> tuple[dict, dict]:
     return ins, outs
 
 
-def parity(m: LoadedModel, root: Path = EXPORTED, atol: float = 1e-4) -> list[dict]:
-    """Run the stored reference inputs through ORT; max |ORT - PyTorch| for each stored output."""
-    ins, outs = load_reference(m.path.name, root)
+def parity(m: LoadedModel, root: Path = EXPORTED, atol: float = 1e-4, reference_of: str | None = None
+           ) -> list[dict]:
+    """Run the stored reference inputs through ORT; max |ORT - PyTorch| for each stored output.
+
+    ``reference_of`` names the file whose references to use (an int8 twin has none of its own: it is compared with
+    its fp32 source's PyTorch outputs, which measures its drift)."""
+    ins, outs = load_reference(reference_of or m.path.name, root)
     got = m.run(ins, [k for k in outs if k in m.outputs] or None)
     rows = []
     for name, ref in outs.items():
