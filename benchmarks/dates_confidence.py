@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.runtime.confidence import measure  # noqa: E402
-from core.runtime.decode import KINDS, load_seq_model  # noqa: E402
+from core.runtime.confidence import measure
+from core.runtime.decode import KINDS, load_seq_model
 
 COLS = ("n", "wrong", "flagged", "flagged_by_calendar", "flagged_by_confidence_only", "wrong_shown_as_answer",
         "right_but_flagged", "precision", "recall", "auroc_min_p")

@@ -19,7 +19,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 def run_cli(*args, stdin=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "core.decode", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout, env=ENV)
+                          cwd=ROOT, timeout=timeout, env=ENV, check=False)
 
 
 # --- reading: lines as they arrive, over-long lines skipped in constant memory ---------------------------------
@@ -139,7 +139,8 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err, rc = tmp_path / "err", tmp_path / "rc"
     script = (f"yes 'Nov 28 2026' | head -n 30000 | {sys.executable} -m core.decode --model seq2seq_attention "
               f"2>{err} | head -1; echo ${{PIPESTATUS[2]}} > {rc}")
-    r = subprocess.run(["bash", "-c", script], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(["bash", "-c", script], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120,
+                       check=False)
     assert r.stdout == "2026-11-28\n"
     assert err.read_text() == "", err.read_text()  # no BrokenPipeError traceback, nothing at all
     assert rc.read_text().strip() == "1"  # not every line was written
