@@ -4,10 +4,12 @@ Starts ``streamlit run streamlit_app.py`` on a loopback port (headless), or driv
 nginx in front of several servers, with --pids naming the server processes to account for), then:
 
 1. warm-up: one session visits every page and makes every change once (sessions opened, caches filled);
-2. per page, one session alone: --runs page runs (a page load by link, then widget changes, repeated); the server's
-   CPU time (user + system, psutil) across each run, so "CPU per page run" is what one visitor's click costs;
-3. load, for each --sessions N: N sessions at once for --seconds, each a seeded walk (a page from a link with a
-   shared-link query, then 1-3 widget changes, then another page): page runs/s, p50/p95 wall latency per run, the
+2. per page, one visitor alone: --runs page runs (a tab opened on one of the page's links, then three widget
+   changes, repeated); the server's CPU time (user + system, psutil) around each run, so "CPU per page run" is what
+   one click costs;
+3. load, for each --sessions N: N visitors at once for --seconds, each a seeded walk (a shared link opened in a
+   tab, then 3-8 pages by the sidebar with 1-3 widget changes on each, then a new tab on another link): page runs/s,
+   p50/p95 wall latency per run, the
    server's CPU per page run, RSS before/after, errors (exception elements, st.error boxes, protocol errors);
 4. --soak SECONDS: the load of the largest N for that long, the server's RSS sampled every --sample seconds.
 
@@ -99,70 +101,101 @@ async def apply(s: Session, change: dict, stats: Stats | None = None):
     return await s.change(change)
 
 
-async def visit(s: Session, page: PageViews, query: str):
-    path = resolve_page(page.name, list(s.pages))
-    return await (s.goto(path, query) if s.ws is not None else s.open(path, query))
+PATHS: list[str] = []  # the app's page url paths, from its navigation message (learn_paths)
+
+
+async def learn_paths(url: str) -> list[str]:
+    async with Session(url, timeout=300) as s:
+        await s.open("")
+        PATHS[:] = list(s.pages)
+    return PATHS
+
+
+async def visit(s: Session, page: PageViews, query: str = ""):
+    """A shared link (page + query) in a fresh tab when ``s`` has not run yet, else a sidebar page switch."""
+    path = resolve_page(page.name, PATHS or list(s.pages))
+    if s.last is None:
+        return await s.open(path, query)
+    return await s.goto(path)
 
 
 # ------------------------------------------------------------------------------------------------------ phases
 async def warm_up(url: str) -> list[str]:
-    """Every page and every change once; returns the changes that found no widget (the catalogue is out of date)."""
+    """Every page from each of its links, and every change once; returns the changes that found no widget."""
     missing = []
-    async with Session(url, timeout=300) as s:
-        for p in PAGES:
-            await visit(s, p, "")
-            for ch in p.changes:
-                if await apply(s, ch) is None:
-                    missing.append(f"{label(p.name)}: {ch}")
-            for q in p.queries:
+    await learn_paths(url)
+    for p in PAGES:
+        for i, q in enumerate(p.queries):
+            async with Session(url, timeout=300) as s:
                 await visit(s, p, q)
+                for ch in p.changes if i == 0 else ():
+                    if await apply(s, ch) is None:
+                        missing.append(f"{label(p.name)}: {ch}")
     return missing
 
 
 async def per_page(url: str, srv: Servers, runs: int) -> dict[str, dict]:
-    """One session alone, page by page: server CPU across each run (load by link, then the page's changes)."""
+    """One visitor alone, page by page: a fresh tab on one of the page's links, then three widget changes, again.
+
+    The server's CPU time is read around each page run only (not around the tab's HTTP requests and handshake).
+    """
     out = {}
-    async with Session(url) as s:
-        for p in PAGES:
-            cpu, lat, kinds = [], [], []
-            i = 0
-            while len(cpu) < runs:
-                q = p.queries[i % len(p.queries)]
-                steps = [("load", None)] + [("change", c) for c in p.changes[(i * 3) % len(p.changes):][:3]]
-                for what, ch in steps:
+    for p in PAGES:
+        cpu, lat, kinds = [], [], []
+        i = 0
+        while len(cpu) < runs:
+            q = p.queries[i % len(p.queries)]
+            async with Session(url) as s:
+                await s.connect(resolve_page(p.name, PATHS), q)
+                c0 = srv.cpu()
+                r = await visit(s, p, q)
+                cpu.append(srv.cpu() - c0)
+                lat.append(r.seconds)
+                kinds.append("load")
+                for ch in p.changes[(i * 3) % len(p.changes):][:3] if p.changes else []:
                     if len(cpu) >= runs:
                         break
                     c0 = srv.cpu()
-                    r = await (visit(s, p, q) if ch is None else apply(s, ch))
+                    r = await apply(s, ch)
                     if r is None:
                         continue
                     cpu.append(srv.cpu() - c0)
                     lat.append(r.seconds)
-                    kinds.append(what)
-                i += 1
-            loads = [c for c, k in zip(cpu, kinds) if k == "load"]
-            changes = [c for c, k in zip(cpu, kinds) if k == "change"]
-            out[label(p.name)] = {"runs": len(cpu), "cpu_ms": 1000 * statistics.mean(cpu),
-                                  "load_ms": 1000 * statistics.mean(loads) if loads else float("nan"),
-                                  "change_ms": 1000 * statistics.mean(changes) if changes else float("nan"),
-                                  "wall_p50_ms": 1000 * statistics.median(lat)}
+                    kinds.append("change")
+            i += 1
+        loads = [c for c, k in zip(cpu, kinds) if k == "load"]
+        changes = [c for c, k in zip(cpu, kinds) if k == "change"]
+        out[label(p.name)] = {"runs": len(cpu), "cpu_ms": 1000 * statistics.mean(cpu),
+                              "load_ms": 1000 * statistics.mean(loads) if loads else float("nan"),
+                              "change_ms": 1000 * statistics.mean(changes) if changes else float("nan"),
+                              "wall_p50_ms": 1000 * statistics.median(lat)}
     return out
 
 
 async def walker(url: str, idx: int, deadline: float, stats: Stats, stagger: float) -> None:
+    """One visitor: opens a shared link in a tab, clicks through pages (1-3 widget changes on each), and after a
+    few pages closes the tab and opens another link (sessions come and go, as in a class)."""
     await asyncio.sleep(stagger)
     plan = Plan(seed=1000 + idx)
     try:
-        async with Session(url, timeout=120) as s:
-            while time.monotonic() < deadline:
-                page, q = plan.next_page()
-                stats.record(await visit(s, page, q), f"{label(page.name)}?{q}")
-                for ch in plan.changes(page):
+        while time.monotonic() < deadline:
+            page, q = plan.next_page()
+            async with Session(url, timeout=120) as s:
+                for hop in range(plan.rng.randint(3, 8)):
                     if time.monotonic() >= deadline:
                         break
-                    r = await apply(s, ch, stats)
-                    if r is not None:
-                        stats.record(r, f"{label(page.name)} {ch}")
+                    if hop:  # a sidebar click to another page (a click on the page one is on is left out)
+                        nxt = page
+                        while nxt is page:
+                            nxt, _ = plan.next_page()
+                        page = nxt
+                    stats.record(await visit(s, page, q), f"{label(page.name)}" + (f"?{q}" if not hop else ""))
+                    for ch in plan.changes(page):
+                        if time.monotonic() >= deadline:
+                            break
+                        r = await apply(s, ch, stats)
+                        if r is not None:
+                            stats.record(r, f"{label(page.name)} {ch}")
     except (DriverError, OSError, asyncio.TimeoutError) as exc:
         stats.errors.append(f"session {idx}: {type(exc).__name__}: {exc}")
     except Exception as exc:  # websockets' ConnectionClosed and friends

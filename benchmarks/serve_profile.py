@@ -84,19 +84,18 @@ def summarise(raw: Path, top: int) -> tuple[int, list, list]:
 
 
 async def drive(url: str, page, runs: int) -> int:
-    done = 0
-    async with Session(url) as s:
-        i = 0
-        while done < runs:
-            q = page.queries[i % len(page.queries)]
-            await visit(s, page, q)
+    """As serve_bench's per-page phase: a tab on one of the page's links, three widget changes, again."""
+    done, i = 0, 0
+    while done < runs:
+        async with Session(url) as s:
+            await visit(s, page, page.queries[i % len(page.queries)])
             done += 1
-            for ch in page.changes[(i * 3) % len(page.changes):][:3]:
+            for ch in page.changes[(i * 3) % len(page.changes):][:3] if page.changes else []:
                 if done >= runs:
                     break
                 if await apply(s, ch) is not None:
                     done += 1
-            i += 1
+        i += 1
     return done
 
 

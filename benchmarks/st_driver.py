@@ -386,6 +386,8 @@ class Session:
     last: RunResult | None = None
     session_id: str = ""
     cookies: dict[str, str] = field(default_factory=dict)
+    main_hash: str = ""
+    _script_of: dict[str, str] = field(default_factory=dict)  # widget id -> hash of the script that drew it
 
     async def __aenter__(self) -> "Session":
         return self
@@ -435,12 +437,17 @@ class Session:
         return await self._run(page_name=page)
 
     async def goto(self, page: str, query: str | None = None) -> RunResult:
-        """Follow a link to another page of the app in the same session (query: the link's, default none)."""
+        """Switch page in the same session, as the sidebar or an st.page_link does (query: the link's, default none).
+
+        A shared link with its own query is a page load, not a switch: use a fresh Session and ``open()``.
+        """
         if self.ws is None:
             return await self.open(page, query or "")
         self.page, self.query = page, query or ""
         self.page_hash = self.pages.get(page, "")
-        self.states.clear()  # the old page's widgets unmount
+        # as the frontend does on a page change: keep the values of widgets the main script drew (with
+        # st.navigation, e.g. a sidebar drawn before pg.run()), drop the old page's
+        self.states = {w: st for w, st in self.states.items() if self._script_of.get(w) == self.main_hash}
         return await self._run(page_name="" if self.page_hash else page)
 
     async def rerun(self) -> RunResult:
@@ -533,6 +540,8 @@ class Session:
                     self.max_age = ns.config.max_cached_message_age
                 if ns.page_script_hash:
                     self.page_hash = ns.page_script_hash
+                if ns.main_script_hash:
+                    self.main_hash = ns.main_script_hash
                 self._learn_pages(ns.app_pages)
             elif kind == "navigation":
                 self._learn_pages(fm.navigation.app_pages)
@@ -553,6 +562,7 @@ class Session:
                     if ek in INTERACTIVE and getattr(p, "id", ""):
                         seen.add(p.id)
                         self.widgets[p.id] = (ek, p)
+                        self._script_of[p.id] = fm.metadata.active_script_hash
                         if ek in VALUE_WIDGETS and (p.id not in self.states or getattr(p, "set_value", False)):
                             st = _initial_state(ek, p)
                             if st is not None:
@@ -589,6 +599,7 @@ class Session:
             del self.states[wid]
         for wid in [w for w in self.widgets if w not in seen]:
             del self.widgets[wid]
+            self._script_of.pop(wid, None)
         for h, c in list(self.cache.items()):
             c.age = 0 if h in used else c.age + 1
             if c.age > self.max_age:
