@@ -19,6 +19,8 @@ TRAINABLE = (
 def rebuild_command(name: str) -> str:
     """The command that rebuilds an artifact, from its file name (``gan.generator.onnx`` -> gan)."""
     stem = Path(name).name.split(".")[0]
+    if Path(name).name.endswith(".int8.onnx"):  # built from the fp32 file by the quantiser, not by training
+        return f"python -m core.quantize {stem}"
     for model in sorted(TRAINABLE, key=len, reverse=True):
         if stem == model or stem.startswith(model + "_") or Path(name).parts[0] == model:
             return f"python -m core.train {model}"

@@ -13,18 +13,20 @@ _HTML = """
 <div class="pad">
   <canvas width="224" height="224" aria-label="drawing pad: draw a digit"></canvas>
   <div class="row">
-    <button type="button" class="clear">Clear</button>
-    <span class="hint">draw one digit, large and centred</span>
+    <button type="button" class="clear"></button>
+    <span class="hint"></span>
   </div>
 </div>
 """
 
 _CSS = """
-.pad { display: inline-flex; flex-direction: column; gap: 6px; font-family: var(--st-font, sans-serif); }
-canvas { background: #000; border-radius: 6px; touch-action: none; cursor: crosshair;
-         border: 1px solid var(--st-border-color, #ccc); width: 224px; height: 224px; }
+.pad { display: flex; flex-direction: column; gap: 6px; font-family: var(--st-font, sans-serif);
+       width: 100%; max-width: 224px; }
+/* the canvas scales down with its column (a narrow column or a phone) and keeps its 224x224 drawing buffer */
+canvas { background: #000; border-radius: 6px; touch-action: none; cursor: crosshair; box-sizing: border-box;
+         border: 1px solid var(--st-border-color, #ccc); width: 100%; height: auto; aspect-ratio: 1 / 1; }
 .row { display: flex; align-items: center; gap: 10px; }
-button { font: inherit; padding: 3px 12px; border-radius: 6px; cursor: pointer;
+button { font: inherit; padding: 3px 12px; white-space: nowrap; flex: none; border-radius: 6px; cursor: pointer;
          border: 1px solid var(--st-border-color, #ccc); background: var(--st-secondary-background-color, #f0f2f6);
          color: var(--st-text-color, #222); }
 .hint { font-size: 0.8rem; opacity: 0.7; }
@@ -32,9 +34,12 @@ button { font: inherit; padding: 3px 12px; border-radius: 6px; cursor: pointer;
 
 _JS = """
 export default function (component) {
-  const { parentElement, setStateValue } = component;
+  const { parentElement, setStateValue, data } = component;
   const canvas = parentElement.querySelector("canvas");
   const clear = parentElement.querySelector("button.clear");
+  const hint = parentElement.querySelector(".hint");
+  if (clear) { clear.textContent = (data && data.clear) || "Clear"; }
+  if (hint) { hint.textContent = (data && data.hint) || ""; }
   if (!canvas || canvas.dataset.ready === "1") { return; }
   canvas.dataset.ready = "1";
   const ctx = canvas.getContext("2d");
@@ -73,8 +78,10 @@ export default function (component) {
 _pad = st.components.v2.component("bml_drawing_pad", html=_HTML, css=_CSS, js=_JS)
 
 
-def drawing_pad(key: str) -> str | None:
-    """Mount the pad; the PNG data URL of the current drawing, or None when nothing is drawn."""
-    result = _pad(key=key, default={"png": ""}, on_png_change=lambda: None, height=270)
+def drawing_pad(key: str, clear_label: str = "Clear", hint: str = "") -> str | None:
+    """Mount the pad (its button and hint in the page's language); the PNG data URL of the current drawing, or None
+    when nothing is drawn."""
+    result = _pad(key=key, data={"clear": clear_label, "hint": hint}, default={"png": ""}, on_png_change=lambda: None,
+                  height=270)
     png = result.get("png") if hasattr(result, "get") else getattr(result, "png", None)
     return png or None
