@@ -43,37 +43,32 @@ class PageViews:
     weight: float = 1.0
 
 
-PAGES: list[PageViews] = [
+PAGES: list[PageViews] = [  # widget keys and URL parameters as the pages bind them (bind="query-params")
     PageViews("", ["", "lang=zh", "lang=en"], [
-        {"global.lang": "中文"}, {"global.lang": "English"},
+        {"lang": "中文"}, {"lang": "English"}, {"provider": "CPU"}, {"provider": "Auto"},
     ]),
     PageViews("Autoencoder", ["", "digit=7&n=2", "digit=0&n=5&steps=6", "z1=0.5&z2=-0.5"], [
-        {"autoencoder.digit": "5"}, {"autoencoder.digit": "1"}, {"autoencoder.n": 3}, {"autoencoder.n": 1},
-        {"autoencoder.z1": 0.25}, {"autoencoder.z2": 1.0}, {"autoencoder.b": 12}, {"autoencoder.steps": 8},
-        {"autoencoder.source": "Draw"}, {"autoencoder.pad": drawing(0)}, {"autoencoder.pad": drawing(1)},
-        {"autoencoder.source": "Example"},
+        {"digit": "5"}, {"digit": "1"}, {"n": 3}, {"n": 1}, {"z1": 0.25}, {"z2": 1.0}, {"b": 12}, {"steps": 8},
+        {"source": "Draw"}, {"autoencoder.pad": drawing(0)}, {"autoencoder.pad": drawing(1)}, {"source": "Example"},
     ]),
     PageViews("GAN", ["", "seed=3", "seed=11&grid=6", "seed_a=4&seed_b=9&steps=8"], [
-        {"gan.seed": 1}, {"gan.seed": 2}, {"gan.seed": 5}, {"gan.seed": 42}, {"gan.grid": 6}, {"gan.grid": 3},
-        {"gan.seed_b": 7}, {"gan.steps": 12}, {"gan.epoch": "35"}, {"gan.epoch": "70"}, {"gan.hseed": 1},
-        {"gan.pad": drawing(1)},
+        {"seed": 1}, {"seed": 2}, {"seed": 5}, {"seed": 42}, {"grid": 6}, {"grid": 3}, {"seed_b": 7}, {"steps": 12},
+        {"epoch": "35"}, {"epoch": "70"}, {"hseed": 1}, {"gan.pad": drawing(1)},
     ]),
     PageViews("Attention", ["", "text=July+4%2C+2021", "text=31.12.1999&step=4"], [
-        {"attention.text": DATES[0]}, {"attention.text": DATES[3]}, {"attention.text": DATES[6]},
-        {"attention.text": DATES[9]}, {"attention.step": 3}, {"attention.step": 6},
+        {"text": DATES[0]}, {"text": DATES[3]}, {"text": DATES[6]}, {"text": DATES[9]}, {"step": 3}, {"step": 6},
     ]),
-    PageViews("Transformer", ["", "text=Feb+29%2C+2004&layer=2&head=3", "text=7+Jun+1955&grid=enc"], [
-        {"transformer.text": DATES[1]}, {"transformer.text": DATES[4]}, {"transformer.text": DATES[7]},
-        {"transformer.layer": "2"}, {"transformer.head": "4"}, {"transformer.head": "2"}, {"transformer.t": 5},
-        {"transformer.grid": "encoder self-attention"}, {"transformer.grid": "cross-attention"},
+    PageViews("Transformer", ["", "text=Feb+29%2C+2004&layer=2&head=3", "text=7+Jun+1955&heads=enc"], [
+        {"text": DATES[1]}, {"text": DATES[4]}, {"text": DATES[7]}, {"layer": "2"}, {"head": "4"}, {"head": "2"},
+        {"t": 5}, {"heads": "encoder self-attention"}, {"heads": "cross-attention"},
     ]),
-    PageViews("Models", ["", "model=classifier.onnx", "model=transformer.encoder.onnx"], [
-        {"models.model": "gan.generator.onnx"}, {"models.model": "classifier.onnx"},
-        {"models.model": "seq2seq_attention.decoder_step.onnx"}, {"models.model": "autoencoder.encoder.onnx"},
+    PageViews("Models", ["", "model=classifier.onnx", "model=transformer.encoder.onnx&precision=int8"], [
+        {"model": "gan.generator.onnx"}, {"model": "classifier.onnx"}, {"precision": "int8"}, {"precision": "fp32"},
+        {"model": "seq2seq_attention.decoder_step.onnx"}, {"model": "autoencoder.encoder.onnx"},
     ]),
     PageViews("FAQ", ["", "q=GAN", "lang=zh&q=%E8%BF%87%E6%8B%9F%E5%90%88", "params=7B"], [
-        {"faq.q": "attention"}, {"faq.q": ""}, {"faq.q": "BERT"}, {"faq.params": "340M"}, {"faq.params": "1.5e9"},
-        {"global.lang": "中文"}, {"global.lang": "English"},
+        {"q": "attention"}, {"q": ""}, {"q": "BERT"}, {"params": "340M"}, {"params": "1.5e9"}, {"lang": "中文"},
+        {"lang": "English"},
     ]),
 ]
 BY_NAME = {p.name: p for p in PAGES}

@@ -387,6 +387,7 @@ class Session:
     session_id: str = ""
     cookies: dict[str, str] = field(default_factory=dict)
     main_hash: str = ""
+    _navigation: bool = False
     _script_of: dict[str, str] = field(default_factory=dict)  # widget id -> hash of the script that drew it
 
     async def __aenter__(self) -> "Session":
@@ -542,8 +543,11 @@ class Session:
                     self.page_hash = ns.page_script_hash
                 if ns.main_script_hash:
                     self.main_hash = ns.main_script_hash
-                self._learn_pages(ns.app_pages)
-            elif kind == "navigation":
+                if not self._navigation:  # a pages/ folder's pages, until st.navigation says otherwise
+                    self._learn_pages(ns.app_pages)
+            elif kind == "navigation":  # st.navigation's page list is the one that counts
+                self._navigation = True
+                self.pages.clear()
                 self._learn_pages(fm.navigation.app_pages)
                 if fm.navigation.page_script_hash:
                     self.page_hash = fm.navigation.page_script_hash
