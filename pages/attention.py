@@ -5,12 +5,15 @@ import streamlit as st
 
 import ui
 from core.figures import attention_heatmap, bars
+from ui import live
 from ui.seq import date_input, decoded, result_header, seq_model
 
 ui.header("attention")
 t, lang = ui.t, ui.lang()
 
 text = date_input()
+# every keystroke decodes in the browser; Enter commits the text to the box above and reruns the page
+live.date_box("dates_live", "seq2seq_attention", text=text, on_commit=lambda v: v is not None and st.session_state.__setitem__("text", v))
 model = seq_model("seq2seq_attention")
 if model is not None and text:
     with ui.guard():

@@ -8,6 +8,7 @@ import ui
 from core.figures import digit, digit_grid, latent_scatter, reconstruction_panel
 from core.runtime import mnist
 from core.runtime.mnist import load_pca
+from ui import live
 from ui.inputs import digit_input, examples
 
 ui.header("autoencoder")
@@ -67,11 +68,15 @@ if m2 is not None and ex is not None:
     lo, hi = np.floor(codes.min(0) - 0.5), np.ceil(codes.max(0) + 0.5)
     med = np.round(np.median(codes, axis=0), 2)
 
+    def put_z(z) -> None:
+        if z is not None:
+            st.session_state["z1"] = float(np.clip(round(float(z[0]), 2), lo[0], hi[0]))
+            st.session_state["z2"] = float(np.clip(round(float(z[1]), 2), lo[1], hi[1]))
+
     def on_pick() -> None:
         pts = st.session_state["latent_map"].selection.get("points", [])
         if pts and "x" in pts[0]:
-            st.session_state["z1"] = float(np.clip(round(float(pts[0]["x"]), 2), lo[0], hi[0]))
-            st.session_state["z2"] = float(np.clip(round(float(pts[0]["y"]), 2), lo[1], hi[1]))
+            put_z((pts[0]["x"], pts[0]["y"]))
 
     c1, c2 = st.columns([3, 1], gap="large")
     with c2:
@@ -89,10 +94,15 @@ if m2 is not None and ex is not None:
                       col_labels=["z1", "z2", t("autoencoder.col_label")])
     with c1:
         mine = tuple(mnist.encode(enc2, mnist.to_model_input(x))[0]) if x is not None else None
-        fig = ui.fig(latent_scatter, codes, ex["labels"], selected=(z1, z2), mark=mine,
-                     mark_name=t("autoencoder.input_digit"), lang=lang)
-        ui.chart(fig, key="latent_map", filename=t("autoencoder.file_map"), on_select=on_pick,
-                 selection_mode="points")
+        live_col, chart_col = st.columns([2, 3])
+        with live_col:  # hover decodes the point under the pointer in the browser; a click commits it
+            live.latent_map("latent_live", codes, ex["labels"], (z1, z2), tuple(lo), tuple(hi), mark=mine,
+                            on_commit=put_z)
+        with chart_col:
+            fig = ui.fig(latent_scatter, codes, ex["labels"], selected=(z1, z2), mark=mine,
+                         mark_name=t("autoencoder.input_digit"), lang=lang)
+            ui.chart(fig, key="latent_map", filename=t("autoencoder.file_map"), on_select=on_pick,
+                     selection_mode="points")
 
 # --------------------------------------------------------------------------------------------------- interpolation
 st.header(t("autoencoder.interp"))

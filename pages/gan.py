@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from core.figures import class_histogram, digit_grid, loss_curves
 from core.runtime import mnist
+from ui import live
 from ui.inputs import digit_input
 
 ui.header("gan")
@@ -80,6 +81,8 @@ with c2:
     sb = ui.int_input(t("gan.to_seed"), 0, SEED_MAX, 2, key="seed_b")
 steps = c3.slider(t("gan.steps"), 3, 16, 10, key="steps", bind=ui.BIND)
 if gdc is not None:
+    # dragging along the path (or a random walk in z) regenerates in the browser; the grid below is the server's
+    live.gan_live("gan_live", mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0], walk_seed=int(sa))
     g, d, c = gdc
     path = mnist.interpolate(mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0], int(steps))
     res = generate(path, stamp, g, d, c)
@@ -136,7 +139,7 @@ if gdc is not None:
 st.header(t("gan.yours"))
 c1, c2 = st.columns([1, 2], gap="large")
 with c1:
-    x, what = digit_input(default_source="draw")
+    x, what = digit_input(default_source="draw", live_mode="discriminator")
 with c2:
     if x is not None and gdc is not None:
         g, d, c = gdc

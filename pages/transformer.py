@@ -7,12 +7,15 @@ import streamlit as st
 import ui
 from core.figures import attention_grid, attention_heatmap, bars
 from core.runtime.decode import mean_cross
+from ui import live
 from ui.seq import date_input, decoded, result_header, seq_model
 
 ui.header("transformer")
 t, lang = ui.t, ui.lang()
 
 text = date_input()
+# every keystroke decodes in the browser; Enter commits the text to the box above and reruns the page
+live.date_box("dates_live", "transformer", text=text, on_commit=lambda v: v is not None and st.session_state.__setitem__("text", v))
 model = seq_model("transformer")
 if model is None or not text:
     st.stop()

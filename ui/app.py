@@ -13,6 +13,7 @@ import streamlit as st
 
 import ui
 from core import i18n
+from ui import live
 from core.errors import UserError
 from core.runtime.session import available_providers
 
@@ -78,3 +79,4 @@ def _provider() -> None:
         ui.status_slot()
         st.caption(ui.t("app.ort_caption", version=ort.__version__,
                         providers=", ".join(ui.short(p) for p in ui.learner_providers())))
+        st.caption(live.runtime_text())

@@ -9,7 +9,7 @@ import ui
 from core.errors import UserError
 from core.runtime.mnist import load_examples
 from core.runtime.preprocess import decode_data_url, preprocess
-from ui.canvas import drawing_pad
+from ui import live
 
 SOURCES = ("example", "draw", "upload")
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
@@ -20,10 +20,12 @@ def examples() -> dict | None:
     return ui.cached("examples.npz", load_examples)
 
 
-def digit_input(default_source: str = "example") -> tuple[np.ndarray | None, str]:
+def digit_input(default_source: str = "example", live_mode: str = "autoencoder") -> tuple[np.ndarray | None, str]:
     """A float32 [28, 28] digit (ink = 1) from the chosen source, and a description; (None, why) if there is none.
 
-    The description is Markdown-safe (an uploaded file's name is escaped)."""
+    Drawing happens on the live pad (``live_mode``: "autoencoder" reconstructs in the browser as the pen moves,
+    "discriminator" shows D's verdict); the drawing reaches Python when the pen is lifted. The description is
+    Markdown-safe (an uploaded file's name is escaped)."""
     source = ui.url_choice(st.radio, ui.t("input.source"), SOURCES, key="source", default=default_source,
                            format_func=lambda s: ui.t(f"input.{s}"), horizontal=True)
     if source == "example":
@@ -43,7 +45,7 @@ def digit_input(default_source: str = "example") -> tuple[np.ndarray | None, str
         i = int(idx[min(int(n), len(idx) - 1)])
         return ex["images"][i].astype(np.float32) / 255.0, ui.t("input.example_desc", i=i, d=d)
     if source == "draw":
-        png = drawing_pad(key=f"{ui.page_id()}.pad", clear_label=ui.t("input.clear"), hint=ui.t("input.pad_hint"))
+        png = live.live_pad(f"{ui.page_id()}.pad", mode=live_mode).value
         if not png:
             st.info(ui.t("input.draw_prompt"))
             return None, ""
