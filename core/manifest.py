@@ -14,11 +14,15 @@ MANIFEST = "manifest.json"
 TRAINABLE = (
     "autoencoder", "autoencoder_2d", "conv_autoencoder", "gan", "classifier", "seq2seq_attention", "transformer",
 )
+# Artifacts not made by training: the pretrained MiniLM's weightless graph (+ its reference) and its head table.
+PRETRAINED = {"minilm": "python -m core.pretrained.export", "minilm_heads": "python -m core.pretrained.heads"}
 
 
 def rebuild_command(name: str) -> str:
     """The command that rebuilds an artifact, from its file name (``gan.generator.onnx`` -> gan)."""
     stem = Path(name).name.split(".")[0]
+    if stem in PRETRAINED:
+        return PRETRAINED[stem]
     if Path(name).name.endswith(".int8.onnx"):  # built from the fp32 file by the quantiser, not by training
         return f"python -m core.quantize {stem}"
     for model in sorted(TRAINABLE, key=len, reverse=True):
