@@ -2,6 +2,10 @@
 
 MODEL is one of the MNIST models (autoencoder, autoencoder_2d, conv_autoencoder, gan, classifier), one of the
 sequence models (seq2seq_attention, transformer), or `all` (the classifier before the GAN, which it judges).
+
+Data-parallel over several processes (gloo on CPU, NCCL on CUDA), with PyTorch's launcher:
+  torchrun --standalone --nproc-per-node 2 -m core.train MODEL ...
+Rank 0 alone writes checkpoints, histories and the export; see docs/notes/ddp.md for several machines.
 """
 
 from __future__ import annotations
@@ -28,9 +32,26 @@ REGISTRY = {
 ORDER = list(REGISTRY)  # classifier first: the GAN's metrics need it
 
 
+class _Parser(argparse.ArgumentParser):
+    quiet = False  # torchrun: only each machine's local rank 0 prints a usage error (every rank exits 2)
+
+    def error(self, message):
+        if self.quiet:
+            self.exit(2)
+        super().error(message)
+
+
+def _env_int(name: str, default: int = 0) -> int:
+    """torchrun's RANK / LOCAL_RANK (torch-free: the usage checks run before any heavy import)."""
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="python -m core.train", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", choices=[*ORDER, "all"])
     p.add_argument("--epochs", type=int, default=None, help="default: the model's own")
     p.add_argument("--seed", type=int, default=0)
@@ -86,7 +107,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     if args.epochs is not None and not 1 <= args.epochs <= MAX_EPOCHS:
         parser.error(f"--epochs must be from 1 to {MAX_EPOCHS}, not {args.epochs}")
     for flag, folder in (("--out", args.out), ("--runs", args.runs)):
-        why = writable_folder(folder)
+        why = writable_folder(folder) if _env_int("RANK") == 0 else None  # only rank 0 writes (and probes)
         if why:
             parser.error(f"{flag} {folder} {why}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
@@ -95,34 +116,46 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    parser.quiet = _env_int("WORLD_SIZE", 1) > 1 and _env_int("LOCAL_RANK") != 0
     args = parser.parse_args(argv)
     check_args(parser, args)
     from core.atomic import clear_stale_tmp
     from core.errors import UserError
+    from core.training import distributed as dd
     from core.training.common import TrainOptions, resolve_device
 
     names = ORDER if args.model == "all" else [args.model]
+    rank = _env_int("RANK")
+    who = f"rank {rank}: " if _env_int("WORLD_SIZE", 1) > 1 else ""
     try:
-        resolve_device(args.device)  # fail before any work when CUDA is asked for and absent
+        device = resolve_device(args.device)  # fail before any work when CUDA is asked for and absent
+        with dd.session(device) as world:  # torchrun: join the process group (nothing for a plain run)
+            for name in names:
+                if world.main:
+                    clear_stale_tmp(Path(args.runs) / name)  # what a killed run's checkpoint or history writes left
+                opts = TrainOptions(model=name, epochs=args.epochs, seed=args.seed, device=args.device,
+                                    data_dir=args.data_dir, out=args.out, runs=args.runs,
+                                    export_only=args.export_only, quiet=args.quiet)
+                t0 = time.time()
+                trainer = importlib.import_module(REGISTRY[name]).TRAINERS[name]
+                metrics = trainer(opts)
+                dd.wait_for_main()  # the other ranks wait here while rank 0 exports (the next model needs it)
+                if world.main:
+                    print(f"{name}: done in {time.time() - t0:.0f}s  "
+                          + "  ".join(f"{k}={v}" for k, v in (metrics or {}).items()))
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {who}{exc}", file=sys.stderr)
         return 1
-    for name in names:
-        clear_stale_tmp(Path(args.runs) / name)  # what a killed run's checkpoint or history writes left
-        opts = TrainOptions(model=name, epochs=args.epochs, seed=args.seed, device=args.device,
-                            data_dir=args.data_dir, out=args.out, runs=args.runs,
-                            export_only=args.export_only, quiet=args.quiet)
-        t0 = time.time()
-        try:
-            trainer = importlib.import_module(REGISTRY[name]).TRAINERS[name]
-            metrics = trainer(opts)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("\ninterrupted; checkpoints and history written so far are kept", file=sys.stderr)
-            return 130
-        print(f"{name}: done in {time.time() - t0:.0f}s  " + "  ".join(f"{k}={v}" for k, v in (metrics or {}).items()))
+    except KeyboardInterrupt:
+        print(f"\n{who}interrupted; checkpoints and history written so far are kept", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        if not (who and dd.peer_failure(exc)):  # only in a torchrun run, only a collective's failure
+            raise
+        # a collective failed: another rank died, hung past the timeout or left; its own message says why
+        print(f"error: {who}lost the other ranks ({str(exc).splitlines()[0][:300]}); "
+              "the first failing rank's message says why", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@ import torch
 from core import EXPORTED, RUNS
 from core.atomic import atomic_write_bytes, atomic_write_json
 from core.errors import UserError
+from core.training.distributed import is_main, world
 
 
 class TrainError(UserError):
@@ -45,11 +46,12 @@ def set_seed(seed: int) -> torch.Generator:
 def resolve_device(name: str) -> torch.device:
     name = name.lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
             raise TrainError("--device cuda was asked for, but PyTorch sees no CUDA device here; use --device cpu or auto")
-        return torch.device("cuda")
+        w = world()
+        return torch.device("cuda", w.local_rank) if w.active else torch.device("cuda")  # one GPU per local rank
     if name == "cpu":
         return torch.device("cpu")
     raise TrainError(f"unknown --device {name!r}; choose auto, cpu or cuda")
@@ -58,17 +60,23 @@ def resolve_device(name: str) -> torch.device:
 def progress(iterable, desc: str, total: int | None = None, quiet: bool = False):
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, disable=quiet, file=sys.stderr, leave=False, dynamic_ncols=True)
+    return tqdm(iterable, desc=desc, total=total, disable=quiet or not is_main(), file=sys.stderr, leave=False,
+                dynamic_ncols=True)  # one bar per run: rank 0's
 
 
 @dataclass
 class History:
-    """Per-epoch metrics, rewritten atomically after each epoch so a killed run keeps what it measured."""
+    """Per-epoch metrics, rewritten atomically after each epoch so a killed run keeps what it measured.
+
+    Records the run's ``world_size`` (torchrun's processes; 1 for a plain run); only rank 0 writes the file."""
 
     path: Path
     meta: dict = field(default_factory=dict)
     epochs: list[dict] = field(default_factory=list)
     _t0: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.meta.setdefault("world_size", world().size)
 
     def log(self, **metrics) -> dict:
         row = {"epoch": len(self.epochs) + 1, **{k: _plain(v) for k, v in metrics.items()},
@@ -78,7 +86,8 @@ class History:
         return row
 
     def save(self) -> None:
-        atomic_write_json(self.path, {**self.meta, "epochs": self.epochs})
+        if is_main():
+            atomic_write_json(self.path, {**self.meta, "epochs": self.epochs})
 
 
 def _plain(v):
@@ -109,11 +118,20 @@ def stage_run_files(stage: Path, opts: TrainOptions, model: str, extra: dict[str
 
 
 def save_checkpoint(path: str | os.PathLike, **state) -> Path:
+    """Atomically; only on rank 0 (another rank's call writes nothing: its weights are rank 0's)."""
     import io
+
+    if not is_main():
+        return Path(path)
 
     buf = io.BytesIO()
     torch.save(state, buf)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def cpu_state(module: torch.nn.Module) -> dict:
+    """The module's state_dict on the CPU, leaving the module where it is (DDP's parameters must not move)."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

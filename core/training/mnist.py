@@ -28,9 +28,10 @@ from core.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
 from core.models.gan import Discriminator, DiscriminatorUnit, GanConfig, Generator, GeneratorUnit
 from core.runtime import mnist as rt
 from core.runtime.session import open_session
+from core.training import distributed as dd
 from core.training.common import (
-    History, TrainError, TrainOptions, load_checkpoint, progress, resolve_device, run_history, save_checkpoint,
-    set_seed, stage_run_files,
+    History, TrainError, TrainOptions, cpu_state, load_checkpoint, progress, resolve_device, run_history,
+    save_checkpoint, set_seed, stage_run_files,
 )
 from core.transaction import export_transaction
 
@@ -57,12 +58,13 @@ class Data:
 
 
 def use_threads() -> None:
-    # all the cores this process may run on (taskset/affinity respected); users get every core by default
+    # all the cores this process may run on (taskset/affinity respected); users get every core by default; under
+    # torchrun $OMP_NUM_THREADS (torchrun sets 1) or the cores shared among this machine's ranks
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:
         n = os.cpu_count() or 1
-    torch.set_num_threads(max(1, n))
+    torch.set_num_threads(dd.threads(max(1, n)))
 
 
 def load_data(opts: TrainOptions) -> Data:
@@ -173,7 +175,8 @@ def common_card(name: str, module: nn.Module, config, data: Data, opts: TrainOpt
 
 def run_dir(opts: TrainOptions, name: str) -> Path:
     d = Path(opts.runs) / name
-    d.mkdir(parents=True, exist_ok=True)
+    if dd.is_main():  # the other ranks of a torchrun run write nothing
+        d.mkdir(parents=True, exist_ok=True)
     return d
 
 
@@ -197,6 +200,18 @@ def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def classifier_step(net: nn.Module, opt, sched, xb: torch.Tensor, yb: torch.Tensor, tc: ClassifierTrain,
+                    n_global: int) -> float:
+    """One optimiser step on this rank's rows (xb, yb) of a global batch of ``n_global``; returns their mean loss.
+    ``net``: the model, or its DDP wrapper (gradients averaged over the ranks in backward)."""
+    loss = F.cross_entropy(net(xb)[0], yb, label_smoothing=tc.label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    dd.scaled(loss, len(xb), n_global).backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def train_classifier(opts: TrainOptions) -> dict:
     use_threads()
     gen = set_seed(opts.seed)
@@ -208,6 +223,9 @@ def train_classifier(opts: TrainOptions) -> dict:
     model = Classifier(config)
     if not opts.export_only:
         model.to(device)
+        model = dd.prepare(model)  # torchrun: SyncBatchNorm, rank 0's initial weights everywhere
+        net = dd.ddp(model)
+        dd.fork_rng(opts.seed)  # each rank its own dropout masks
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         steps = tc.epochs * math.ceil(len(data.x_train) / tc.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.2)
@@ -215,26 +233,28 @@ def train_classifier(opts: TrainOptions) -> dict:
                        {"model": "classifier", "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
         best = -1.0
         for epoch in progress(range(1, tc.epochs + 1), "classifier", quiet=opts.quiet):
-            model.train()
+            net.train()
             total, n = 0.0, 0
             for idx in batches(len(data.x_train), tc.batch_size, gen):
-                xb = shift(data.x_train[idx], gen, tc.max_shift).to(device)
-                yb = data.y_train[idx].to(device)
-                loss = F.cross_entropy(model(xb)[0], yb, label_smoothing=tc.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total, n = total + loss.item() * len(idx), n + len(idx)
-            model.cpu()
-            val_loss, val_acc = evaluate_classifier(model, data.x_val, data.y_val)
-            model.to(device)
+                if not dd.takes_part(len(idx)):
+                    continue
+                # every rank draws the whole batch's shifts, as one process does, and keeps its rows
+                xb = dd.local(shift(data.x_train[idx], gen, tc.max_shift)).to(device)
+                yb = dd.local(data.y_train[idx]).to(device)
+                loss = classifier_step(net, opt, sched, xb, yb, tc, len(idx))
+                total, n = total + loss * len(xb), n + len(xb)
+            total, n = dd.reduce_sums({"total": total, "n": n}).values()
+            dd.sync_buffers(model)
+            if not dd.is_main():
+                continue  # rank 0 evaluates and keeps the checkpoint; the others go on to the next epoch
+            val_loss, val_acc = evaluate_classifier(dd.cpu_copy(model), data.x_val, data.y_val)
             hist.log(train_loss=total / n, val_loss=val_loss, val_accuracy=val_acc, lr=sched.get_last_lr()[0])
             if val_acc >= best:  # ties go to the later (lower-lr) epoch
                 best = val_acc
-                save_checkpoint(ckpt, model=model.cpu().state_dict(), config=asdict(config), epoch=epoch,
+                save_checkpoint(ckpt, model=cpu_state(model), config=asdict(config), epoch=epoch,
                                 val_accuracy=val_acc)
-                model.to(device)
+    if not dd.is_main():
+        return {}  # rank 0 exports; core.train makes this rank wait for it
     state = load_checkpoint(ckpt)
     model = Classifier(config)
     model.load_state_dict(state["model"])
@@ -302,6 +322,16 @@ AE_DIFFERENCES = {
 }
 
 
+def ae_step(net: nn.Module, opt, sched, xb: torch.Tensor, n_global: int) -> float:
+    """One optimiser step on this rank's rows of a global batch of ``n_global``; returns their mean MSE."""
+    loss = F.mse_loss(net(xb), xb)
+    opt.zero_grad(set_to_none=True)
+    dd.scaled(loss, len(xb), n_global).backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def train_autoencoder_family(name: str, opts: TrainOptions) -> dict:
     use_threads()
     gen = set_seed(opts.seed)
@@ -313,6 +343,8 @@ def train_autoencoder_family(name: str, opts: TrainOptions) -> dict:
     model = cls(config)
     if not opts.export_only:
         model.to(device)
+        model = dd.prepare(model)  # torchrun: SyncBatchNorm (conv_autoencoder), rank 0's initial weights
+        net = dd.ddp(model)
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         steps = tc.epochs * math.ceil(len(data.x_train) / tc.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.05)
@@ -320,26 +352,29 @@ def train_autoencoder_family(name: str, opts: TrainOptions) -> dict:
                        {"model": name, "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
         best = math.inf
         for epoch in progress(range(1, tc.epochs + 1), name, quiet=opts.quiet):
-            model.train()
+            net.train()
             total, n = 0.0, 0
             for idx in batches(len(data.x_train), tc.batch_size, gen):
+                if not dd.takes_part(len(idx)):
+                    continue
                 xb = data.x_train[idx]
                 if tc.augment:
                     xb = augment(xb, gen, degrees=8.0, shift=1.5, scale=0.05)
-                xb = xb.to(device)
-                loss = F.mse_loss(model(xb), xb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total, n = total + loss.item() * len(idx), n + len(idx)
+                xb = dd.local(xb).to(device)
+                loss = ae_step(net, opt, sched, xb, len(idx))
+                total, n = total + loss * len(xb), n + len(xb)
+            total, n = dd.reduce_sums({"total": total, "n": n}).values()
+            dd.sync_buffers(model)
+            if not dd.is_main():
+                continue
             val_mse = evaluate_ae(model, data.x_val, device)
             hist.log(train_mse=total / n, val_mse=val_mse, lr=sched.get_last_lr()[0])
             if val_mse <= best:
                 best = val_mse
-                save_checkpoint(ckpt, model=model.cpu().state_dict(), config=asdict(config), epoch=epoch,
+                save_checkpoint(ckpt, model=cpu_state(model), config=asdict(config), epoch=epoch,
                                 val_mse=val_mse)
-                model.to(device)
+    if not dd.is_main():
+        return {}
     state = load_checkpoint(ckpt)
     model = cls(config)
     model.load_state_dict(state["model"])
@@ -456,19 +491,65 @@ def fit_coach(data: Data, seed: int, tc: GanTrain, device) -> tuple[nn.Module, f
     """Train the coach classifier (the class-balance regulariser's labeller); returns it frozen, in eval mode."""
     gen = torch.Generator().manual_seed(seed + COACH_SEED_OFFSET)
     torch.manual_seed(seed + COACH_SEED_OFFSET)
-    coach = Classifier(COACH_CONFIG).to(device)
+    coach = dd.prepare(Classifier(COACH_CONFIG).to(device))  # torchrun: trained data-parallel like the judge
+    net = dd.ddp(coach)
     opt = torch.optim.Adam(coach.parameters(), lr=tc.coach_lr)
     for _ in range(tc.coach_epochs):
-        coach.train()
+        net.train()
         for idx in batches(len(data.x_train), 128, gen):
-            loss = F.cross_entropy(coach(shift(data.x_train[idx], gen, 2).to(device))[0], data.y_train[idx].to(device))
+            if not dd.takes_part(len(idx)):
+                continue
+            x = dd.local(shift(data.x_train[idx], gen, 2)).to(device)
+            loss = F.cross_entropy(net(x)[0], dd.local(data.y_train[idx]).to(device))
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            dd.scaled(loss, len(x), len(idx)).backward()
             opt.step()
-    coach.cpu()
-    _, acc = evaluate_classifier(coach, data.x_val, data.y_val)
-    coach.to(device).eval().requires_grad_(False)
+    dd.sync_buffers(coach)
+    # its validation accuracy is only logged (rank 0's history and checkpoint)
+    acc = evaluate_classifier(dd.cpu_copy(coach), data.x_val, data.y_val)[1] if dd.is_main() else math.nan
+    coach.eval().requires_grad_(False)
     return coach, acc
+
+
+def gan_step(G: nn.Module, D: nn.Module, G_ema: nn.Module, opt_g, opt_d, coach: nn.Module, shares: torch.Tensor,
+             real: torch.Tensor, z: torch.Tensor, tc: GanTrain, step: int, n_global: int) -> dict:
+    """One D step, one G step and the EMA update, on this rank's rows (real, z) of a global batch of ``n_global``.
+
+    Under torchrun each backward is followed by an all-reduce of that network's gradients (DDP does not fit two
+    optimisers over a graph that runs D three times), the coach's class shares are updated with the mean over the
+    global batch, and the EMA follows G's (identical) weights. Returns this rank's part of the step's figures: its
+    means times its share of the global batch (summed over ranks, the global batch's means)."""
+    part = dd.share(len(real), n_global)
+    fake = G(z)
+    # D step: real -> real_label, fake -> 0
+    d_real, d_fake = D(real), D(fake.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, tc.real_label))
+              + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    opt_d.zero_grad(set_to_none=True)
+    dd.scaled(loss_d, len(real), n_global).backward()
+    dd.average_gradients(D)
+    opt_d.step()
+    # G step, non-saturating: maximise log D(G(z))
+    d_gen = D(fake)
+    loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+    probs = F.softmax(coach((fake + 1) / 2)[0], dim=1)  # (B, 10): the coach's reading of the fakes
+    shares.lerp_(dd.batch_mean(probs.detach(), n_global), 1 - tc.class_balance_momentum)
+    loss_cb = class_balance_loss(probs, shares)
+    entropy = -(probs * probs.clamp_min(1e-8).log()).sum(1).mean()  # mean per-sample entropy
+    loss_g_total = loss_g + tc.class_balance * loss_cb + tc.class_confidence * entropy
+    opt_g.zero_grad(set_to_none=True)
+    dd.scaled(loss_g_total, len(real), n_global).backward()
+    dd.average_gradients(G)
+    opt_g.step()
+    with torch.no_grad():
+        decay = min(tc.ema, (1 + step) / (10 + step))  # warm-up: early epochs follow G closely
+        for pe, p in zip(G_ema.parameters(), G.parameters()):
+            pe.lerp_(p, 1 - decay)
+        for be, bb in zip(G_ema.buffers(), G.buffers()):
+            be.copy_(bb)
+    return {"loss_d": loss_d.item() * part, "loss_g": loss_g.item() * part,
+            "loss_class_balance": loss_cb.item() * part, "coach_entropy": entropy.item() * part,
+            "d_real": torch.sigmoid(d_real).mean().item() * part, "d_fake": torch.sigmoid(d_fake).mean().item() * part}
 
 
 def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain | None = None) -> dict:
@@ -481,27 +562,31 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
     data = load_data(opts)
     out, ckpt = Path(opts.out), run_dir(opts, "gan") / "best.pt"
     clf_path = out / "classifier.onnx"
-    if not clf_path.is_file():
+    if dd.is_main() and not clf_path.is_file():  # the judge: rank 0 alone evaluates, so only it needs the file
         raise TrainError(f"the GAN is judged by the classifier, and {clf_path} is missing: "
                          "run `python -m core.train classifier` first")
-    clf = open_session(clf_path, "cpu")
+    clf = open_session(clf_path, "cpu") if dd.is_main() else None
     fixed = torch.from_numpy(rt.gan_noise(GAN_TIMELINE_SEED, 64, config.z_dim))
     G, D = Generator(config), Discriminator(config)
     if not opts.export_only:
         G.to(device), D.to(device)
-        G_ema = copy.deepcopy(G).eval()
+        G_ema = copy.deepcopy(G).eval()  # plain BatchNorm: every rank recalibrates it alike, on the same draws
+        G, D = dd.prepare(G, D)  # torchrun: SyncBatchNorm in G, rank 0's initial weights everywhere
+        dd.broadcast_state(G_ema)
         opt_g = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=tc.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=tc.betas)
         hist = History(run_history(opts, "gan"),
                        {"model": "gan", "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
-        val_feats = rt.classify(clf, data.x_val.numpy())[1]
-        fid_noise = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED + 1, tc.fid_samples, config.z_dim))
+        if dd.is_main():
+            val_feats = rt.classify(clf, data.x_val.numpy())[1]
+            fid_noise = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED + 1, tc.fid_samples, config.z_dim))
         x_real = data.x_train * 2 - 1  # (N, 1, 28, 28) in [-1, 1]
         timeline, best, step = [], math.inf, 0
         coach, coach_acc = fit_coach(data, opts.seed, tc, device)
         shares = torch.full((10,), 0.1, device=device)  # q: running class shares of G's samples (coach's labels)
         hist.meta["coach_val_accuracy"] = round(coach_acc, 5)
         torch.manual_seed(opts.seed)  # the coach drew from the global RNG; G's run starts from the seed again
+        dd.fork_rng(opts.seed)  # torchrun: each rank its own dropout masks in D
         for epoch in progress(range(1, tc.epochs + 1), "gan", quiet=opts.quiet):
             G.train(), D.train()
             # loss_g: the adversarial (non-saturating) part alone; the coach terms are logged beside it
@@ -509,47 +594,22 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
                     "d_real": 0.0, "d_fake": 0.0}
             steps = 0
             for idx in batches(len(x_real), tc.batch_size, gen):
-                if len(idx) < 2:
+                if len(idx) < 2 or not dd.takes_part(len(idx)):
                     continue
-                real = x_real[idx].to(device)
-                b = len(idx)
-                z = torch.randn(b, config.z_dim, generator=gen).to(device)
-                fake = G(z)
-                # D step: real -> real_label, fake -> 0
-                d_real, d_fake = D(real), D(fake.detach())
-                loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, tc.real_label))
-                          + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                # G step, non-saturating: maximise log D(G(z))
-                d_gen = D(fake)
-                loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-                probs = F.softmax(coach((fake + 1) / 2)[0], dim=1)  # (B, 10): the coach's reading of the fakes
-                shares.lerp_(probs.mean(0).detach(), 1 - tc.class_balance_momentum)
-                loss_cb = class_balance_loss(probs, shares)
-                entropy = -(probs * probs.clamp_min(1e-8).log()).sum(1).mean()  # mean per-sample entropy
-                loss_g_total = loss_g + tc.class_balance * loss_cb + tc.class_confidence * entropy
-                opt_g.zero_grad(set_to_none=True)
-                loss_g_total.backward()
-                opt_g.step()
-                with torch.no_grad():
-                    decay = min(tc.ema, (1 + step) / (10 + step))  # warm-up: early epochs follow G closely
-                    step += 1
-                    for pe, p in zip(G_ema.parameters(), G.parameters()):
-                        pe.lerp_(p, 1 - decay)
-                    for be, bb in zip(G_ema.buffers(), G.buffers()):
-                        be.copy_(bb)
-                sums["loss_d"] += loss_d.item()
-                sums["loss_g"] += loss_g.item()
-                sums["loss_class_balance"] += loss_cb.item()
-                sums["coach_entropy"] += entropy.item()
-                sums["d_real"] += torch.sigmoid(d_real).mean().item()
-                sums["d_fake"] += torch.sigmoid(d_fake).mean().item()
+                # every rank draws the whole batch's z, as one process does, and keeps its rows
+                z = dd.local(torch.randn(len(idx), config.z_dim, generator=gen)).to(device)
+                real = dd.local(x_real[idx]).to(device)
+                parts = gan_step(G, D, G_ema, opt_g, opt_d, coach, shares, real, z, tc, step, len(idx))
+                step += 1
+                for k, v in parts.items():
+                    sums[k] += v
                 steps += 1
-            row = {k: v / steps for k, v in sums.items()}
+            row = {k: v / steps for k, v in dd.reduce_sums(sums).items()}
             row["coach_max_share"] = float(shares.max())
-            recalibrate_bn(G_ema, config.z_dim, gen, device)
+            recalibrate_bn(G_ema, config.z_dim, gen, device)  # every rank: it draws from gen
+            dd.sync_buffers(G, D, G_ema)
+            if not dd.is_main():
+                continue  # rank 0 alone measures, keeps the checkpoint and writes the timeline
             with torch.no_grad():
                 G_ema.eval()
                 timeline.append(rt.to_uint8(((G_ema(fixed.to(device)) + 1) / 2).cpu().numpy()))
@@ -571,6 +631,8 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
             hist.log(**row)
             atomic_save_npz(run_dir(opts, "gan") / "gan_timeline.npz", images=np.stack(timeline),
                             epochs=np.arange(1, len(timeline) + 1, dtype=np.int64))
+    if not dd.is_main():
+        return {}
     state = load_checkpoint(ckpt)
     G, D = Generator(config), Discriminator(config)
     G.load_state_dict(state["G"])

@@ -47,10 +47,12 @@ from core.tokenizer import (
     encode_target,
     pad_batch,
 )
+from core.training import distributed as dd
 from core.training.common import (
     History,
     TrainError,
     TrainOptions,
+    cpu_state,
     cpu_threads,
     load_checkpoint,
     progress,
@@ -200,11 +202,32 @@ def exact_match(seq_model, examples: list[dates.Example]) -> tuple[float, dict[s
 
 
 def _threads() -> int:
-    """OMP_NUM_THREADS when set (a shared machine: `OMP_NUM_THREADS=1`), else every core up to 8."""
+    """OMP_NUM_THREADS when set (a shared machine: `OMP_NUM_THREADS=1`), else every core up to 8 (under torchrun
+    shared among this machine's ranks)."""
     try:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
-        return cpu_threads()
+        return dd.threads(cpu_threads())
+
+
+def target_tokens(examples: list[dates.Example]) -> int:
+    """How many target tokens (the loss's terms: the target and <eos>, no padding) a batch of examples has."""
+    return sum(len(encode_target(e.target)) for e in examples)
+
+
+def seq_step(net: torch.nn.Module, optim, sched, src, tgt_in, tgt_out, tc: SeqTrainConfig, n_local: int,
+             n_global: int) -> float:
+    """One optimiser step on this rank's part of a global batch (n_local of its n_global target tokens, the terms
+    of the loss's mean); gradients clipped after DDP has averaged them, so every rank clips alike. Returns the
+    mean loss over this rank's tokens."""
+    logits = net(src, tgt_in)  # (B, T, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=VOCAB.pad_id)
+    optim.zero_grad(set_to_none=True)
+    dd.scaled(loss, n_local, n_global).backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
+    optim.step()
+    sched.step()
+    return loss.item()
 
 
 def train(kind: str, opts: TrainOptions) -> dict:
@@ -216,6 +239,9 @@ def train(kind: str, opts: TrainOptions) -> dict:
     set_seed(opts.seed)
     model, cfg = build_model(kind)
     model.to(device)
+    model = dd.prepare(model)  # torchrun: rank 0's initial weights everywhere
+    net = dd.ddp(model)
+    dd.fork_rng(opts.seed)  # each rank its own dropout masks (the configs have none today)
     run_dir = Path(opts.runs) / kind
     steps_per_epoch = math.ceil(tc.examples_per_epoch / tc.batch_size)
     total = tc.epochs * steps_per_epoch
@@ -233,38 +259,42 @@ def train(kind: str, opts: TrainOptions) -> dict:
     val_batch = make_batch(val)
     best, best_loss = -1.0, math.inf
     for epoch in range(tc.epochs):
-        model.train()
+        net.train()
+        # every rank generates and buckets the whole epoch (the same seeds) and trains on its rows of each batch
         examples = dates.train_examples(tc.examples_per_epoch, opts.seed, epoch)
         batches = length_buckets(examples, tc.batch_size, torch.Generator().manual_seed(opts.seed * 1000 + epoch))
-        losses = []
+        losses, shown = [], []
         bar = progress(batches, desc=f"{kind} {epoch + 1}/{tc.epochs}", quiet=opts.quiet)
         for i, chunk in enumerate(bar):
-            src, tgt_in, tgt_out = (x.to(device) for x in make_batch(chunk))
-            logits = model(src, tgt_in)  # (B, T, V)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=VOCAB.pad_id)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            optim.step()
-            sched.step()
-            losses.append(loss.item())
+            if not dd.takes_part(len(chunk)):
+                continue
+            part = dd.local(chunk)
+            src, tgt_in, tgt_out = (x.to(device) for x in make_batch(part))
+            n_local = n_global = 1
+            if dd.world().active:
+                n_local, n_global = target_tokens(part), target_tokens(chunk)
+            loss = seq_step(net, optim, sched, src, tgt_in, tgt_out, tc, n_local, n_global)
+            losses.append(loss * dd.share(n_local, n_global))  # summed over ranks: the global batch's mean
+            shown.append(loss)
             if i % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+                bar.set_postfix(loss=f"{np.mean(shown[-20:]):.4f}")
+        losses = dd.reduce_list(losses)
+        dd.sync_buffers(model)
+        if not dd.is_main():
+            continue  # rank 0 evaluates, logs and keeps the checkpoint; the others go on to the next epoch
         model.eval()
         with torch.no_grad():
             src, tgt_in, tgt_out = (x.to(device) for x in val_batch)
             logits = model(src, tgt_in)
             val_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
                                        ignore_index=VOCAB.pad_id).item()
-        model.cpu()
-        val_acc, _, _ = exact_match(torch_seq_model(kind, model, cfg), val)
-        model.to(device)
+        val_acc, _, _ = exact_match(torch_seq_model(kind, dd.cpu_copy(model), cfg), val)
         row = history.log(train_loss=float(np.mean(losses)), val_loss=val_loss, val_exact_match=val_acc,
                           lr=sched.get_last_lr()[0])
         improved = val_acc > best or (val_acc == best and val_loss < best_loss)  # ties: the lower loss
         if improved:
             best, best_loss = val_acc, val_loss
-            save_checkpoint(run_dir / "best.pt", model={k: v.cpu() for k, v in model.state_dict().items()},
+            save_checkpoint(run_dir / "best.pt", model=cpu_state(model),
                             config=asdict(cfg), epoch=epoch + 1, val_exact_match=val_acc, seed=opts.seed,
                             train_config=asdict(tc))
         if not opts.quiet:
@@ -481,6 +511,8 @@ def _trainer(kind: str):
         out = {}
         if not opts.export_only:
             out.update(train(kind, opts))
+        if not dd.is_main():
+            return {}  # rank 0 exports; core.train makes this rank wait for it
         with export_transaction(opts.out) as stage:  # all or nothing: a killed run leaves opts.out as it was
             out.update(export_and_check(kind, replace(opts, out=stage), do_finish=False))
             stage_run_files(stage, opts, kind)
