@@ -30,6 +30,7 @@ PAGES = [  # (url path, screenshot name, the catalogue key of a text the page sh
     ("GAN", "gan", "gan.collapse"),
     ("Attention", "attention", "attention.one_step"),
     ("Transformer", "transformer", "transformer.all_heads"),
+    ("RealTransformer", "real_transformer", "realtf.model_view"),
     ("Models", "models", "models.yourself"),
     ("FAQ", "faq", "faq.calc"),
 ]

@@ -3,12 +3,14 @@
 Like ``core.figures``: plain arrays in, one ``go.Figure`` out, built from plain dicts in one call; nothing is read
 from files. Every title and axis label is a parameter, so the page passes its translated strings; the defaults are
 empty. Layers and heads count from 0 as in ``exported/minilm_heads.json``; ``layer_label`` / ``head_label`` turn an
-index into the text shown.
+index into the text shown. Token strings and sentences are visitor data: every builder passes them through
+``plot_text`` (Plotly renders a subset of HTML in text, so ``<a href=…>`` would become a link).
 
 - ``head_view``      BertViz's head view: a column of tokens on each side, a line from each token to each token it
                      attends to, one layer at a time, one colour per head; ``focus`` keeps one token's lines.
 - ``model_view``     all layers x heads as a grid of small attention maps (long inputs are averaged into bins).
 - ``attention_map``  one head's map with every token labelled (token details).
+- ``token_heads``    where one query token's attention goes in every head of a layer (heads x keys).
 - ``pattern_grid``   one head-pattern score per layer x head, threshold marked (the measured finding).
 - ``similarity_matrix``, ``embedding_scatter``, ``token_similarity``  what the model was trained for.
 """
@@ -41,9 +43,19 @@ def _title(text: str) -> dict | None:
     return dict(text=text) if text else None
 
 
+def plot_text(text: object) -> str:
+    """Visitor text made inert for Plotly's text renderer: &, < and > as entities (shown as the characters)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def token_labels(tokens: Sequence[str]) -> list[str]:
-    """Distinct, visible axis labels for tokens (two 'the's stay two categories)."""
-    return _unique([_show(t) for t in tokens])
+    """Distinct, visible axis labels for tokens (two 'the's stay two categories), safe for Plotly."""
+    return _unique([plot_text(_show(t)) for t in tokens])
+
+
+def _sentence_labels(labels: Sequence[str], limit: int = 40) -> list[str]:
+    out = [str(s) if len(str(s)) <= limit else str(s)[: limit - 1] + "…" for s in labels]
+    return _unique([plot_text(s) for s in out])
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -54,7 +66,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int] | None = None,
               focus: int | None = None, min_weight: float = 0.05, title: str = "", head_label=_default_head,
-              left_title: str = "", right_title: str = "", height: int | None = None) -> go.Figure:
+              left_title: str = "", right_title: str = "", height: int | None = None,
+              side_names: tuple[str, str] = ("", "")) -> go.Figure:
     """One layer's attention ([H, T, T]: head, query, key) as lines from each query token (left) to the key tokens
     it attends to (right); line opacity grows with the weight, weights below ``min_weight`` are not drawn, each
     head has its colour. ``heads`` picks the heads drawn (default all); ``focus`` draws one query token's lines
@@ -62,7 +75,7 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
     att = np.asarray(attentions, dtype=np.float32)
     n_heads, t = att.shape[0], att.shape[-1]
     heads = list(range(n_heads)) if heads is None else [h for h in heads if 0 <= h < n_heads]
-    labels = [_show(s) for s in tokens]
+    labels = [plot_text(_show(s)) for s in tokens]
     y = -np.arange(t, dtype=float)
     queries = [focus] if focus is not None and 0 <= focus < t else list(range(t))
     data = []
@@ -91,7 +104,7 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
             type="scatter", x=[x] * t, y=y.tolist(), mode="text+markers", text=labels,
             textposition=f"middle {anchor}", marker=dict(size=6, color=colors), textfont=dict(size=12, color=colors),
             customdata=list(range(t)), showlegend=False,
-            hovertemplate="%{text} (%{customdata})<extra></extra>", name="queries" if side == 0 else "keys"))
+            hovertemplate="%{text} (%{customdata})<extra></extra>", name=side_names[side]))
     annotations = [dict(text=txt, x=x, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                         font=dict(size=12)) for txt, x in ((left_title, 0.0), (right_title, 1.0)) if txt]
     return go.Figure(data=data, layout=dict(
@@ -99,7 +112,7 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
         xaxis=dict(range=[-0.6, 1.6], visible=False, fixedrange=True),
         yaxis=dict(range=[-t + 0.5, 0.8], visible=False, fixedrange=True),
         legend=dict(orientation="h", y=-0.02, yanchor="top"), annotations=annotations,
-        plot_bgcolor="rgba(0,0,0,0)", clickmode="event"))
+        plot_bgcolor="rgba(0,0,0,0)"))
 
 
 def bin_attention(attentions: np.ndarray, tokens: Sequence[str], max_cells: int) -> tuple[np.ndarray, list[str]]:
@@ -114,8 +127,8 @@ def bin_attention(attentions: np.ndarray, tokens: Sequence[str], max_cells: int)
     edges = np.linspace(0, t, max_cells + 1).round().astype(int)
     q = np.stack([att[..., a:b, :].mean(axis=-2) for a, b in zip(edges[:-1], edges[1:])], axis=-2)
     k = np.stack([q[..., a:b].sum(axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
-    names = [f"{a}–{b - 1} {_show(tokens[a])}…{_show(tokens[b - 1])}" if b - a > 1 else f"{a} {_show(tokens[a])}"
-             for a, b in zip(edges[:-1], edges[1:])]
+    names = [plot_text(f"{a}–{b - 1} {_show(tokens[a])}…{_show(tokens[b - 1])}" if b - a > 1
+                       else f"{a} {_show(tokens[a])}") for a, b in zip(edges[:-1], edges[1:])]
     return k, _unique(names)
 
 
@@ -164,6 +177,32 @@ def attention_map(tokens: Sequence[str], attention: np.ndarray, title: str = "",
                    ticktext=labels, tickfont=dict(size=10))))
 
 
+def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: str = "", x_title: str = "",
+                y_title: str = "", head_label=_default_head, top_k: int = 3) -> go.Figure:
+    """One query token's attention in every head of a layer ([H, T]: head, key), heads as rows; each head's
+    ``top_k`` keys are written in and the query's own column is outlined."""
+    w = np.asarray(weights, dtype=np.float32)
+    n_head, t = w.shape
+    labels = token_labels(tokens)
+    ys = [head_label(h) for h in range(n_head)]
+    text = [["" for _ in range(t)] for _ in range(n_head)]
+    for h in range(n_head):
+        for k in np.argsort(-w[h], kind="stable")[:top_k]:
+            text[h][int(k)] = f"{w[h, k]:.2f}"
+    heat = dict(type="heatmap", z=w, x=labels, y=ys, zmin=0.0, zmax=1.0, colorscale="Blues", text=text,
+                texttemplate="%{text}", textfont=dict(size=9), colorbar=dict(thickness=12),
+                hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
+    shapes = []
+    if 0 <= query < t:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=query - 0.5, x1=query + 0.5, y0=0, y1=1,
+                           line=dict(color="#d62728", width=2)))
+    return go.Figure(data=[heat], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10), height=60 + 26 * n_head + 90,
+        xaxis=dict(title=_title(x_title), type="category", tickmode="array", tickvals=labels, ticktext=labels,
+                   tickfont=dict(size=10), tickangle=-60),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", fixedrange=True), shapes=shapes))
+
+
 def pattern_grid(scores: np.ndarray, threshold: float | None = None, title: str = "", layer_label=_default_layer,
                  head_label=_default_head, x_title: str = "", y_title: str = "",
                  selected: tuple[int, int] | None = None) -> go.Figure:
@@ -198,7 +237,7 @@ def similarity_matrix(embeddings: np.ndarray, labels: Sequence[str], title: str 
     e = np.asarray(embeddings, dtype=np.float64)
     e = e / np.clip(np.linalg.norm(e, axis=1, keepdims=True), 1e-12, None)
     sim = e @ e.T
-    names = _unique([str(s) if len(str(s)) <= 40 else str(s)[:39] + "…" for s in labels])
+    names = _sentence_labels(labels)
     heat = dict(type="heatmap", z=sim, x=names, y=names, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
                 text=[[f"{v:.2f}" for v in row] for row in sim], texttemplate="%{text}",
                 colorbar=dict(thickness=12, title=_title(value_title)),
@@ -214,7 +253,7 @@ def embedding_scatter(embeddings: np.ndarray, labels: Sequence[str], title: str 
     e = np.asarray(embeddings, dtype=np.float64)
     xy = pca_2d(e)
     color = [HEAD_COLORS[g % len(HEAD_COLORS)] for g in groups] if groups is not None else "#1f77b4"
-    names = [str(s) if len(str(s)) <= 40 else str(s)[:39] + "…" for s in labels]
+    names = _sentence_labels(labels)
     pts = dict(type="scatter", x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers+text", text=names,
                textposition="top center", marker=dict(size=10, color=color), hovertemplate="%{text}<extra></extra>")
     return go.Figure(data=[pts], layout=dict(
@@ -256,4 +295,5 @@ def token_similarity(hidden_a: np.ndarray, hidden_b: np.ndarray, tokens_a: Seque
 
 LabelFn = Callable[[int], str]
 __all__ = ["HEAD_COLORS", "attention_map", "bin_attention", "embedding_scatter", "head_view", "model_view",
-           "pattern_grid", "pca_2d", "similarity_matrix", "token_labels", "token_similarity"]
+           "pattern_grid", "pca_2d", "plot_text", "similarity_matrix", "token_heads", "token_labels",
+           "token_similarity"]
