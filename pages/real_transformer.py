@@ -241,7 +241,8 @@ if table is not None:
                    "best": f"{LH(s['layer'], s['head'])} · {s['score']:.2f}"}
             if yours is not None:
                 ys = yours[p]
-                held = sum(1 for x in hits if np.isfinite(ys[x["layer"], x["head"]]) and ys[x["layer"], x["head"]] >= pthr)
+                vals = [ys[x["layer"], x["head"]] for x in hits]
+                held = sum(1 for v in vals if np.isfinite(v) and v >= pthr)
                 row["held"] = t("realtf.k_of_n", k=held, n=len(hits)) if hits else "—"
             summary.append(row)
         ui.table(summary, align={"n": "r"},
@@ -304,7 +305,8 @@ else:
             ui.table([{"i": i + 1, "s": s, "n": tk_.n_tokens, "unk": tk_.n_unk}
                       for i, (s, tk_) in enumerate(zip(lines, toks))],
                      align={"i": "r", "n": "r", "unk": "r"},
-                     headers={"i": "#", "s": t("realtf.corner_emb"), "n": t("realtf.n_tokens"), "unk": t("realtf.n_unk")})
+                     headers={"i": "#", "s": t("realtf.corner_emb"), "n": t("realtf.n_tokens"),
+                              "unk": t("realtf.n_unk")})
         st.caption(t("realtf.matrix_caption"))
         ui.csv_button(t("realtf.csv_set"), E, t("realtf.file_set") + ".csv", key="csv_set",
                       row_labels=list(lines), col_labels=[f"e{i}" for i in range(E.shape[1])],

@@ -28,7 +28,7 @@ def _retries() -> dict:
     return {"n": 0}
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=2)  # ~120 MB each: at most two providers' sessions
 def _load(provider: str, stamp: tuple, attempt: int) -> tuple[MiniLM | None, UserError | None]:
     """The model, or the reason it cannot load; a failure is cached too (until someone asks to try again), so a
     host without network does not start an 83 MB download on every rerun of every visitor."""

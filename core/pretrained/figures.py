@@ -99,16 +99,19 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
         data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=head_label(h), legendgroup=str(h),
                          marker=dict(color=color, size=10, symbol="square")))
     colors = ["#d62728" if focus is not None and i == focus else "#262730" for i in range(t)]
+    dense = t > 48  # long inputs: smaller rows and labels, so 256 tokens stay under 4,000 px
     for side, x, anchor in ((0, 0.0, "left"), (1, 1.0, "right")):
         data.append(dict(
             type="scatter", x=[x] * t, y=y.tolist(), mode="text+markers", text=labels,
-            textposition=f"middle {anchor}", marker=dict(size=6, color=colors), textfont=dict(size=12, color=colors),
+            textposition=f"middle {anchor}", marker=dict(size=4 if dense else 6, color=colors),
+            textfont=dict(size=9 if dense else 12, color=colors),
             customdata=list(range(t)), showlegend=False,
             hovertemplate="%{text} (%{customdata})<extra></extra>", name=side_names[side]))
     annotations = [dict(text=txt, x=x, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                         font=dict(size=12)) for txt, x in ((left_title, 0.0), (right_title, 1.0)) if txt]
     return go.Figure(data=data, layout=dict(
-        title=_title(title), height=height or max(260, 22 * t + 120), margin=dict(l=10, r=10, t=70 if title else 40, b=10),
+        title=_title(title), height=height or max(260, (14 if dense else 22) * t + 120),
+        margin=dict(l=10, r=10, t=70 if title else 40, b=10),
         xaxis=dict(range=[-0.6, 1.6], visible=False, fixedrange=True),
         yaxis=dict(range=[-t + 0.5, 0.8], visible=False, fixedrange=True),
         legend=dict(orientation="h", y=-0.02, yanchor="top"), annotations=annotations,
@@ -171,10 +174,15 @@ def attention_map(tokens: Sequence[str], attention: np.ndarray, title: str = "",
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=70 if title else 20, b=10),
         height=height or max(280, 20 * len(labels) + 150),
-        xaxis=dict(title=_title(x_title), type="category", tickmode="array", tickvals=labels, ticktext=labels,
-                   tickfont=dict(size=10), tickangle=-60),
-        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickmode="array", tickvals=labels,
-                   ticktext=labels, tickfont=dict(size=10))))
+        xaxis=dict(title=_title(x_title), type="category", tickfont=dict(size=10), tickangle=-60, **_ticks(labels)),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickfont=dict(size=10),
+                   **_ticks(labels))))
+
+
+def _ticks(labels: Sequence[str], every_up_to: int = 40) -> dict:
+    """Every token named on the axis up to ``every_up_to`` tokens; beyond that Plotly picks a readable subset (the
+    hover still names each cell)."""
+    return dict(tickmode="array", tickvals=list(labels), ticktext=list(labels)) if len(labels) <= every_up_to else {}
 
 
 def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: str = "", x_title: str = "",
@@ -186,7 +194,7 @@ def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: s
     labels = token_labels(tokens)
     ys = [head_label(h) for h in range(n_head)]
     text = [["" for _ in range(t)] for _ in range(n_head)]
-    for h in range(n_head):
+    for h in range(n_head if t <= 40 else 0):  # on long inputs the numbers would overlap: hover instead
         for k in np.argsort(-w[h], kind="stable")[:top_k]:
             text[h][int(k)] = f"{w[h, k]:.2f}"
     heat = dict(type="heatmap", z=w, x=labels, y=ys, zmin=0.0, zmax=1.0, colorscale="Blues", text=text,
@@ -198,8 +206,7 @@ def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: s
                            line=dict(color="#d62728", width=2)))
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10), height=60 + 26 * n_head + 90,
-        xaxis=dict(title=_title(x_title), type="category", tickmode="array", tickvals=labels, ticktext=labels,
-                   tickfont=dict(size=10), tickangle=-60),
+        xaxis=dict(title=_title(x_title), type="category", tickfont=dict(size=10), tickangle=-60, **_ticks(labels)),
         yaxis=dict(title=_title(y_title), type="category", autorange="reversed", fixedrange=True), shapes=shapes))
 
 
@@ -288,9 +295,8 @@ def token_similarity(hidden_a: np.ndarray, hidden_b: np.ndarray, tokens_a: Seque
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10),
         height=max(260, 20 * len(ys) + 150),
-        xaxis=dict(title=_title(x_title), type="category", tickangle=-60, tickmode="array", tickvals=xs, ticktext=xs),
-        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickmode="array", tickvals=ys,
-                   ticktext=ys)))
+        xaxis=dict(title=_title(x_title), type="category", tickangle=-60, **_ticks(xs)),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", **_ticks(ys))))
 
 
 LabelFn = Callable[[int], str]

