@@ -15,7 +15,7 @@ ui.header("autoencoder")
 t, lang = ui.t, ui.lang()
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def example_codes(stamp: tuple, _enc, _images: np.ndarray) -> np.ndarray:
     """The 2-D codes of the 500 example digits (computed once per model file and provider)."""
     return mnist.encode(_enc, mnist.to_model_input(_images))

@@ -7,20 +7,26 @@ import ui
 from core import content
 from core import sizecalc as sc
 from core.figures import memory_bars
+from core.errors import UserError
 from core.manifest import read_manifest
+from core.runtime.session import load_model
 
 ui.header("faq")
 t, lang = ui.t, ui.lang()
 query = st.text_input(t("faq.search"), key="q", max_chars=100, bind=ui.BIND, placeholder=t("faq.search_hint"))
 
 
-def hits(name: str) -> list:
+def _hits(name: str, query: str, lang: str) -> list:
     items = content.section(name)  # raw and bilingual: the search looks at both languages
     return [content.tr(i, lang) for i in content.search(items, query, lang)]
 
 
+def hits(name: str) -> list:
+    return ui.content_view(_hits, name, query, lang)
+
+
 with ui.guard():
-    st.caption(content.source(lang)["note"])
+    st.caption(ui.content_view(content.source, lang)["note"])
     sections = {name: hits(name) for name in ("faq", "trends", "challenges", "corrections", "references")}
     if query and not any(sections.values()):
         st.info(t("faq.none"))
@@ -69,21 +75,24 @@ st.header(t("faq.calc"))
 st.caption(t("faq.calc_caption"))
 
 
-def project_models() -> list:
-    """This project's exported models as presets, their parameter counts read from their ONNX model cards."""
+@st.cache_resource(show_spinner=False, max_entries=2)
+def project_models(stamp: tuple) -> list:
+    """This project's exported models as presets, their parameter counts read from their ONNX model cards (once per
+    manifest version: opening every session on each run was a third of a FAQ run)."""
     try:
         files = read_manifest()["files"]
     except Exception:  # the Models page reports a broken manifest; the calculator works without these presets
         return []
     cards = {}
-    for name in sorted(k for k in files if k.endswith(".onnx")):
-        m = ui.model(name, quiet=True)
-        if m is not None and m.card:
-            cards[name] = m.card
+    for name in sorted(k for k in files if k.endswith(".onnx") and ".int8." not in k):
+        try:
+            cards[name] = load_model(name, "cpu", threads=1).card  # verified; the session is dropped after this
+        except UserError:
+            continue
     return sc.project_presets(cards)
 
 
-presets = project_models() + list(sc.PRESETS)
+presets = project_models(ui.stamp("manifest.json")) + list(sc.PRESETS)
 by_name = {p.name: p for p in presets}
 raw = st.text_input(t("faq.params"), "175B", key="params", max_chars=64, bind=ui.BIND,
                     help=t("faq.params_help"))

@@ -30,7 +30,7 @@ def judge(images: np.ndarray, d, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return p.argmax(1), p.max(1), sigmoid(mnist.run_batched(d, "image", images)["logit"][:, 0])
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def histogram_of(seed: int, n: int, stamp: tuple, _g, _c) -> tuple[np.ndarray, float]:
     """Counts of the classifier's labels over n generated samples (the mode-collapse check), and the time taken."""
     t0 = time.perf_counter()
@@ -40,9 +40,11 @@ def histogram_of(seed: int, n: int, stamp: tuple, _g, _c) -> tuple[np.ndarray, f
     return np.rint(mnist.class_histogram(labels) * n).astype(int), (time.perf_counter() - t0) * 1000.0
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def generate(z: np.ndarray, stamp: tuple, _g, _d, _c) -> dict:
-    """G's images for the noise z, judged by the classifier and D, and the time that took (cached per z)."""
+@st.cache_resource(show_spinner=False, max_entries=32)
+def generate(what: tuple, stamp: tuple, _z: np.ndarray, _g, _d, _c) -> dict:
+    """G's images for the noise ``_z``, judged by the classifier and D, and the time that took; cached on ``what``
+    made it (("seed", seed, n) or ("path", a, b, steps)), not on the 100-D vectors themselves. Read-only."""
+    z = _z
     t0 = time.perf_counter()
     imgs = mnist.run_batched(_g, "z", z)["image"]
     labels, conf, score = judge(imgs, _d, _c)
@@ -63,7 +65,7 @@ if gdc is not None:
     g, d, c = gdc
     n = int(grid) ** 2
     z = mnist.gan_noise(int(seed), n)
-    res = generate(z, stamp, g, d, c)
+    res = generate(("seed", int(seed), n), stamp, z, g, d, c)
     imgs, labels, conf, score = res["images"], res["labels"], res["conf"], res["score"]
     ui.chart(ui.fig(digit_grid, imgs[:, 0], [f"{l} · D {s:.2f}" for l, s in zip(labels, score)], ncols=int(grid),
                     tile_px=70), key="samples", filename=t("gan.file_samples", seed=seed))
@@ -85,7 +87,7 @@ if gdc is not None:
     live.gan_live("gan_live", mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0], walk_seed=int(sa))
     g, d, c = gdc
     path = mnist.interpolate(mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0], int(steps))
-    res = generate(path, stamp, g, d, c)
+    res = generate(("path", int(sa), int(sb), int(steps)), stamp, path, g, d, c)
     ui.chart(ui.fig(digit_grid, res["images"][:, 0], [f"{l} · D {s:.2f}" for l, s in zip(res["labels"], res["score"])],
                     ncols=int(steps), tile_px=64), key="gan_interp", filename=t("gan.file_interp", a=sa, b=sb))
     ui.timing(t("gan.timing_path"), res["ms"], [g, d, c], cached=True)

@@ -14,7 +14,7 @@ st.markdown(ui.t("home.lead"))
 lang = ui.lang()
 
 with ui.guard():  # helper text lives in core/content; a broken file is reported, the rest of the page renders
-    concepts = content.concepts(lang)
+    concepts = ui.content_view(content.concepts, lang)
     for col, c in zip(st.columns(len(concepts)), concepts):
         with col.container(border=True):
             st.markdown(f"**{c['title']}**")
@@ -29,7 +29,7 @@ for row in range(0, len(cards), 3):
             st.caption(ui.t(f"{page.key}.card"))
 
 with ui.guard(), st.expander(ui.t("home.map")):
-    for item in content.project_map(lang):
+    for item in ui.content_view(content.project_map, lang):
         st.markdown(f"**{item['title']}** (§{item['source_section']}) — {item['body']}")
 
 st.subheader(ui.t("home.runtime"))

@@ -22,7 +22,7 @@ with ui.guard():  # an unreadable or malformed manifest: say so, keep the page a
 names = sorted(k for k in files if k.endswith(".onnx") and not int8.is_int8(k))  # int8 twins: the switch below
 if not names:
     st.info(t("models.none"))
-    st.stop()
+    ui.stop()
 
 # Overview: one row per file; loading a session verifies its sha256 against the manifest.
 rows = []
@@ -54,7 +54,7 @@ name = twin if precision == "int8" else fp32_file
 entry = files[name]
 m = ui.model(name)
 if m is None:
-    st.stop()
+    ui.stop()
 card = m.card
 if twin:
     q = int8.variant_from_card(fp32_file, files, ui.model(twin).card if ui.model(twin, quiet=True) else {})

@@ -18,7 +18,7 @@ text = date_input()
 live.date_box("dates_live", "transformer", text=text, on_commit=lambda v: v is not None and st.session_state.__setitem__("text", v))
 model = seq_model("transformer")
 if model is None or not text:
-    st.stop()
+    ui.stop()
 
 with ui.guard():
     d = decoded("transformer", model, text)

@@ -1,7 +1,7 @@
-"""The date models in the browser give the Python decoder's tokens on the 3,000 test dates, both models.
+"""The date models in the browser give the Python decoder's tokens on the 3,500 test dates, both models.
 
 static/live/dates.mjs tokenises each raw test input (its own port of core/tokenizer.py: Python's strip, the
-vocabulary and limits from the model card) and runs its greedy loop over the app-served onnxruntime-web: all 3,000
+vocabulary and limits from the model card) and runs its greedy loop over the app-served onnxruntime-web: all 3,500
 in batches of 250 (the loop is the same function the live box calls with one input), and 10 per format one at a
 time through decodeText, the exact path of a keystroke. Tokens are compared with core.runtime.decode.greedy_decode.
 """
@@ -60,13 +60,13 @@ def page():
 
 @pytest.mark.parametrize("kind", ["transformer", "seq2seq_attention"])
 def test_js_greedy_gives_the_python_tokens_on_the_test_split(page, kind):
-    from core.data.dates import test_split
+    from core.data.dates import N_TEST, test_split
     from core.runtime.decode import greedy_decode, load_seq_model
     from core.web.publish import ort_spec, publish
 
     examples = test_split()
     texts = [e.source for e in examples]
-    assert len(texts) == 3000
+    assert len(texts) == N_TEST == 3500
     names = [f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx"]
     ok, bad = publish(names)
     assert not bad
@@ -75,9 +75,9 @@ def test_js_greedy_gives_the_python_tokens_on_the_test_split(page, kind):
 
     got = page.evaluate(DECODE_JS, [ort_spec(), specs, kind, texts, 250])
     mismatch = [i for i, (a, b) in enumerate(zip(want, got["out"])) if a != b]
-    print(f"{kind}: 3000 test dates in the browser (batches of 250) in {got['ms'] / 1000:.1f} s; "
-          f"{3000 - len(mismatch)}/3000 identical token sequences")
-    assert len(got["out"]) == 3000 and not mismatch, [(texts[i], want[i], got["out"][i]) for i in mismatch[:5]]
+    print(f"{kind}: {N_TEST} test dates in the browser (batches of 250) in {got['ms'] / 1000:.1f} s; "
+          f"{N_TEST - len(mismatch)}/{N_TEST} identical token sequences")
+    assert len(got["out"]) == N_TEST and not mismatch, [(texts[i], want[i], got["out"][i]) for i in mismatch[:5]]
 
     per_fmt = defaultdict(list)
     for i, e in enumerate(examples):

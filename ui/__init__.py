@@ -99,7 +99,15 @@ def learner_providers() -> list[str]:
     return [p for p in available_providers() if p in ("CUDAExecutionProvider", "CPUExecutionProvider")]
 
 
-def _show_used() -> None:
+def stop() -> None:
+    """``st.stop()`` for a page: the sidebar still lists the sessions it used (the router's ``finally`` cannot draw
+    once Streamlit stops the run)."""
+    show_used()
+    st.stop()
+
+
+def show_used() -> None:
+    """Called by the router after the page ran: list, in the sidebar slot, where this page's sessions run."""
     slot = st.session_state.get(_STATUS)
     used = st.session_state.get(_USED, {})
     if slot is None or not used:
@@ -153,7 +161,6 @@ def model(name: str, quiet: bool = False) -> LoadedModel | None:
             show_error(exc)
         return None
     st.session_state.setdefault(_USED, {})[name] = (list(m.providers), m.note)
-    _show_used()
     return m
 
 
@@ -182,6 +189,17 @@ def cached(name: str, loader: Callable[[], Any]) -> Any:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _cached_data(name: str, stamp: tuple, _loader: Callable[[], Any]) -> Any:
     return _loader()
+
+
+def content_view(fn: Callable[..., Any], *args) -> Any:
+    """``fn(*args)`` of core.content (e.g. ``content.concepts, "zh"``), shared read-only: the accessors deep-copy
+    the whole content file on every call, which was a third of a Home run."""
+    return _content_view(f"{fn.__module__}.{fn.__qualname__}", fn, *args)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _content_view(name: str, _fn: Callable[..., Any], *args) -> Any:
+    return _fn(*args)
 
 
 # ------------------------------------------------------------------------------------------------------- errors
@@ -321,7 +339,7 @@ def fig(builder: Callable[..., Any], *args, **kwargs) -> Any:
     return _cached_fig(name, _digest((args, kwargs)), builder, args, kwargs)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=160)  # bounded: a figure can hold a few hundred kB
 def _cached_fig(name: str, digest: str, _builder: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:
     return _builder(*_args, **_kwargs)  # the figure is shared: st.plotly_chart only reads it
 
@@ -415,5 +433,6 @@ def _csv_safe(label: object) -> str:
 
 def csv_button(label: str, matrix: np.ndarray, file_name: str, key: str, row_labels: Sequence[str] | None = None,
                col_labels: Sequence[str] | None = None, corner: str = "") -> None:
-    st.download_button(label, to_csv(matrix, row_labels, col_labels, corner), file_name=file_name, mime="text/csv",
-                       key=key, icon=":material/download:", on_click="ignore")
+    # a callable: the CSV text is built when the visitor clicks, not on every rerun
+    st.download_button(label, lambda: to_csv(matrix, row_labels, col_labels, corner), file_name=file_name,
+                       mime="text/csv", key=key, icon=":material/download:", on_click="ignore")

@@ -61,6 +61,8 @@ def main() -> None:
     except Exception:  # never a traceback on screen; the server log keeps it
         LOG.exception("page %s failed", ui.page_id())
         st.error(ui.t("app.unexpected"), icon=":material/error:")
+    finally:  # (a page that stops early calls ui.stop(), which lists its sessions first)
+        ui.show_used()
 
 
 def _language() -> str:

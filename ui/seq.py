@@ -26,7 +26,7 @@ def presets() -> dict[str, str]:
     return _presets(ui.stamp("dates_examples.json"))
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _presets(stamp: tuple) -> dict[str, str]:
     path = EXPORTED / "dates_examples.json"
     try:
@@ -70,9 +70,9 @@ def decoded(kind: str, model: SeqModel, text: str) -> Decoded:
     return _decoded(kind, ui.provider(), tuple(ui.stamp(f) for f in _files(kind)), text, model)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _decoded(kind: str, provider: str, stamp: tuple, text: str, _model: SeqModel) -> Decoded:
-    return decode(_model, text)  # a TokenizeError (UserError) is raised again on every call: errors are not cached
+    return decode(_model, text)  # read-only; a TokenizeError (UserError) is raised again: errors are not cached
 
 
 def date_input() -> str:
