@@ -30,7 +30,7 @@ def LH(l: int, h: int) -> str:
 
 m = P.minilm()
 if m is None:
-    st.stop()
+    ui.stop()
 cfg = m.config
 
 # ------------------------------------------------------------------------------------------------- the sentence

@@ -440,7 +440,7 @@ def test_figure_builders(minilm):
     assert legend == [f"H{h}" for h in range(12)]
     one = F.head_view(toks, a.attentions[0], heads=[2], focus=3, head_label=lambda h: f"tête {h + 1}")
     segs = [d for d in one.data if d.mode == "lines"]
-    starts = {y for d in segs for y in d.y[0::3]}
+    starts = {y for d in segs for y in F.array_of(d.y)[0::3]}
     assert segs and starts == {-3.0}  # only the focused token's lines
     mv = F.model_view(toks, a.attentions, title="all", layer_label=lambda l: f"couche {l}")
     assert len([d for d in mv.data if d.type == "heatmap"]) == 72
@@ -457,7 +457,7 @@ def test_figure_builders(minilm):
     assert len(grid.layout.shapes) == len(table["heads_following"]["previous"]) + 1
     assert F.embedding_scatter(emb, ["a", "b", "c"]).data[0].x is not None
     tsim = F.token_similarity(a.hidden, minilm.analyse(TEXTS[0]).hidden, toks, minilm.tokenize(TEXTS[0]).tokens)
-    assert np.asarray(tsim.data[0].z).shape == (t, 9)
+    assert F.array_of(tsim.data[0].z).shape == (t, 9)
     assert F.attention_map(toks, a.attentions[0, 2]).data[0].z is not None
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from core.i18n import t
 from core.pretrained import examples, heads
+from core.pretrained.figures import array_of
 from core.pretrained.weights import WeightsError, ensure_model_dir
 from tests.test_app_pages import bound, ok, plain, run, spec, widget, z_of
 
@@ -105,7 +106,7 @@ def test_layer_head_token_and_focus_change_the_view_and_the_url(minilm):
     at = page({"text": text, "layer": 1, "head": 8, "focus": 2, "tok": 4})
     assert np.allclose(z_of(spec(at, "map")), a.attentions[1, 8], atol=1e-5)
     lines = [d for d in spec(at, "head_view")["data"] if d.get("mode") == "lines"]
-    assert lines and {y for d in lines for y in d["y"][0::3]} == {-2.0}  # only token 2's lines
+    assert lines and {float(y) for d in lines for y in array_of(d["y"])[0::3]} == {-2.0}  # only token 2's lines
     assert np.allclose(z_of(spec(at, "token_heads")), a.attentions[1, :, 4, :], atol=1e-5)
     rows = [v for v in at.markdown.values if v.startswith("| " + t("realtf.head", "en"))]
     assert rows and rows[0].count("\n| H") == 12  # the top-3 table: one row per head

@@ -168,7 +168,6 @@ def note_used(m: LoadedModel) -> None:
     """Name a session the page built by other means (the pretrained model's own loader) in the sidebar's list of
     what this page's sessions run on, as ``model()`` does for the sessions it loads."""
     st.session_state.setdefault(_USED, {})[m.name] = (list(m.providers), m.note)
-    _show_used()
 
 
 def models(*names: str) -> list[LoadedModel] | None:

@@ -23,6 +23,9 @@ ANALYSIS_BUDGET = 48 << 20  # bytes of cached analyses per model: one 256-token 
 
 
 # ----------------------------------------------------------------------------------------------------- the model
+_ready: set = set()  # (provider, graph stamp, attempt) keys whose model loaded in this process
+
+
 @st.cache_resource(show_spinner=False)
 def _retries() -> dict:
     return {"n": 0}
@@ -41,15 +44,20 @@ def _load(provider: str, stamp: tuple, attempt: int) -> tuple[MiniLM | None, Use
 def minilm() -> MiniLM | None:
     """The model on the sidebar's provider, or None after a clear message (what failed, how to fix it, a retry)."""
     prov = ui.provider()
-    attempt = _retries()["n"]
-    first = find_model_dir() is None
-    with st.spinner(ui.t("realtf.fetching" if first else "realtf.loading"), show_time=True):
-        m, err = _load(prov, ui.stamp(GRAPH), attempt)
+    key = (prov, ui.stamp(GRAPH), _retries()["n"])
+    if key in _ready:  # loaded before in this process: no spinner thread, no look for the files
+        m, err = _load(*key)
+    else:
+        first = find_model_dir() is None
+        with st.spinner(ui.t("realtf.fetching" if first else "realtf.loading"), show_time=True):
+            m, err = _load(*key)
+        if err is None:
+            _ready.add(key)
     if err is not None:
         ui.show_error(err)
         st.info(ui.t("realtf.fix_weights"), icon=":material/build:")
         if st.button(ui.t("realtf.retry"), key="retry_load", icon=":material/refresh:"):
-            _retries()["n"] = attempt + 1
+            _retries()["n"] = key[2] + 1
             st.rerun()
         return None
     ui.note_used(m.model)

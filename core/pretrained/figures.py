@@ -17,6 +17,7 @@ index into the text shown. Token strings and sentences are visitor data: every b
 
 from __future__ import annotations
 
+import base64
 from typing import Callable, Sequence
 
 import numpy as np
@@ -41,6 +42,26 @@ def _default_head(i: int) -> str:
 
 def _title(text: str) -> dict | None:
     return dict(text=text) if text else None
+
+
+def typed(values, dtype: str = "f4") -> dict:
+    """A numeric array as Plotly's typed-array spec ({dtype, bdata, shape}): what ``Figure.to_dict`` would make of
+    it on every ``st.plotly_chart`` call, made once here, so a cached figure is not re-encoded on every rerun
+    (the model view's 72 maps: 12 -> 4 ms a rerun). NaN is a gap, as None is in a list."""
+    arr = np.ascontiguousarray(values, dtype={"f4": np.float32, "f8": np.float64}[dtype])
+    spec = {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if arr.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in arr.shape)
+    return spec
+
+
+def array_of(value) -> np.ndarray:
+    """The numbers of a trace property, whether a typed-array spec (see ``typed``), an array or a list."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return arr.reshape([int(n) for n in str(shape).split(",")]) if shape else arr
+    return np.asarray(value, dtype=float)
 
 
 def plot_text(text: object) -> str:
@@ -87,12 +108,12 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
             xs, ys = [], []
             for q in queries:
                 for k in np.nonzero((w[q] >= lo) & (w[q] < hi))[0]:
-                    xs += [0.0, 1.0, None]
-                    ys += [y[q], y[k], None]
+                    xs += [0.0, 1.0, np.nan]
+                    ys += [y[q], y[k], np.nan]
             if not xs:
                 continue
             alpha = min(1.0, 0.15 + 0.85 * min(hi, 1.0)) if focus is None else min(1.0, 0.35 + 0.65 * min(hi, 1.0))
-            data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+            data.append(dict(type="scatter", x=typed(xs), y=typed(ys), mode="lines", hoverinfo="skip", showlegend=False,
                              line=dict(color=_rgba(color, alpha * 0.9), width=1 + 3 * min(hi, 1.0)),
                              legendgroup=str(h)))
         # one invisible marker per head carries the legend entry (a coloured swatch with the head's name)
@@ -151,7 +172,8 @@ def model_view(tokens: Sequence[str], attentions: np.ndarray, title: str = "", l
     for l in range(n_layer):
         for h in range(n_head):
             xa, ya = refs[l * n_head + h]
-            data.append(dict(type="heatmap", z=att[l, h], x=labels, y=labels, coloraxis="coloraxis", xaxis=xa, yaxis=ya,
+            data.append(dict(type="heatmap", z=typed(att[l, h]), x=labels, y=labels, coloraxis="coloraxis", xaxis=xa,
+                             yaxis=ya,
                              hovertemplate=f"{layer_label(l)} {head_label(h)}<br>%{{y}} → %{{x}}<br>%{{z:.3f}}"
                                            "<extra></extra>"))
             layout["xaxis" + xa[1:]].update(type="category", showticklabels=False, fixedrange=True)
@@ -169,7 +191,7 @@ def attention_map(tokens: Sequence[str], attention: np.ndarray, title: str = "",
     """One head ([T, T]: query rows, key columns) with every token labelled."""
     w = np.asarray(attention, dtype=np.float32)
     labels = token_labels(tokens)
-    heat = dict(type="heatmap", z=w, x=labels, y=labels, colorscale="Blues", zmin=0.0, zmax=1.0,
+    heat = dict(type="heatmap", z=typed(w), x=labels, y=labels, colorscale="Blues", zmin=0.0, zmax=1.0,
                 colorbar=dict(thickness=12), hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=70 if title else 20, b=10),
@@ -197,7 +219,7 @@ def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: s
     for h in range(n_head if t <= 40 else 0):  # on long inputs the numbers would overlap: hover instead
         for k in np.argsort(-w[h], kind="stable")[:top_k]:
             text[h][int(k)] = f"{w[h, k]:.2f}"
-    heat = dict(type="heatmap", z=w, x=labels, y=ys, zmin=0.0, zmax=1.0, colorscale="Blues", text=text,
+    heat = dict(type="heatmap", z=typed(w), x=labels, y=ys, zmin=0.0, zmax=1.0, colorscale="Blues", text=text,
                 texttemplate="%{text}", textfont=dict(size=9), colorbar=dict(thickness=12),
                 hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
     shapes = []
@@ -290,7 +312,7 @@ def token_similarity(hidden_a: np.ndarray, hidden_b: np.ndarray, tokens_a: Seque
     b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
     sim = a @ b.T
     xs, ys = token_labels(tokens_b), token_labels(tokens_a)
-    heat = dict(type="heatmap", z=sim, x=xs, y=ys, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
+    heat = dict(type="heatmap", z=typed(sim), x=xs, y=ys, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
                 colorbar=dict(thickness=12), hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>")
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10),
@@ -300,6 +322,6 @@ def token_similarity(hidden_a: np.ndarray, hidden_b: np.ndarray, tokens_a: Seque
 
 
 LabelFn = Callable[[int], str]
-__all__ = ["HEAD_COLORS", "attention_map", "bin_attention", "embedding_scatter", "head_view", "model_view",
+__all__ = ["HEAD_COLORS", "array_of", "attention_map", "bin_attention", "embedding_scatter", "head_view", "model_view",
            "pattern_grid", "pca_2d", "plot_text", "similarity_matrix", "token_heads", "token_labels",
-           "token_similarity"]
+           "token_similarity", "typed"]
