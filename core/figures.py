@@ -316,3 +316,25 @@ def _unique(labels: Sequence[str]) -> list[str]:
         seen[lab] = n + 1
         out.append(lab if n == 0 else lab + "\u200b" * n)  # zero-width spaces: distinct yet invisible
     return out
+
+
+def confidence_bars(tokens: Sequence[str], probs: Sequence[float], threshold: float, title: str = "",
+                    y_title: str = "", threshold_label: str = "") -> go.Figure:
+    """The probability the model gave each character it wrote, against the model's threshold (a dashed line).
+
+    Date models are nearly always sure, so the axis starts just below the lowest of the probabilities and the
+    threshold: the differences that matter sit between 0.999 and 1. Bars under the threshold are red.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    labels = _unique([_show(c) for c in tokens])
+    low = float(min(p.min() if p.size else 1.0, threshold))
+    floor = max(0.0, low - 0.25 * max(1e-6, 1.0 - low))
+    colors = ["#d62728" if v < threshold else "#2ca02c" for v in p]
+    bar = go.Bar(x=labels, y=p, marker=dict(color=colors), hovertemplate="%{x}: p = %{y:.6f}<extra></extra>")
+    return go.Figure(data=[bar], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=260,
+        xaxis=dict(type="category"), yaxis=dict(title=dict(text=y_title), range=[floor, 1.0]),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=threshold, y1=threshold,
+                     line=dict(dash="dash", color="gray"))],
+        annotations=[dict(xref="paper", x=1, y=threshold, text=threshold_label, showarrow=False, xanchor="right",
+                          yanchor="bottom", font=dict(color="gray", size=11))] if threshold_label else []))

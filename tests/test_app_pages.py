@@ -283,3 +283,16 @@ def test_models_page_switches_to_the_int8_twin_and_shows_its_drift():
     assert any("accuracy" in v and "predictions changed" in v for v in at.markdown.values)  # the drift table
     at = ok(widget(at.button, "parity").click().run())
     assert any("drift" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", ["pages/attention.py", "pages/transformer.py"])
+def test_an_impossible_date_is_explained_not_answered(page):
+    need(page)
+    at = ok(run(page, {"text": "31 February 2023"}))
+    assert _metric(at, "Output") == t("seq.withheld", "en")
+    warning = " ".join(plain(w.value) for w in at.warning)
+    assert "28 days" in warning and "2023-02-31" in warning, warning
+    at = ok(run(page, {"text": "31 February 2023", "lang": "zh"}))
+    assert any("28 天" in w.value for w in at.warning)
+    at = ok(run(page, {"text": "28 November 2026"}))
+    assert _metric(at, "Output") == "2026-11-28" and not at.warning

@@ -378,3 +378,45 @@ def test_plain_js_sha256_matches_python(demo):
     for n, (js, subtle) in zip(lengths, got):
         want = hashlib.sha256(bytes((i * 31 + 7) & 255 for i in range(n))).hexdigest()
         assert js == want == subtle, n
+
+
+def test_js_judge_matches_the_python_verdicts(demo):
+    """The browser's verdict on an output (static/live/dates.mjs judge) is core.runtime.dates_check's, case by case:
+    calendar errors, leap years (1900 is not, 2000 is), the trained years, an unfinished answer, low confidence."""
+    from core.runtime.dates_check import explain, judge
+
+    cases = [("2026-11-28", 0.99999, True), ("2023-02-29", 1.0, True), ("2024-02-29", 1.0, True),
+             ("1900-02-29", 1.0, True), ("2000-02-29", 1.0, True), ("2023-02-31", 1.0, True),
+             ("2026-04-31", 1.0, True), ("2026-13-01", 1.0, True), ("2026-00-10", 1.0, True),
+             ("2026-01-00", 1.0, True), ("201-11-26", 1.0, True), ("2100-01-01", 1.0, True),
+             ("1899-12-31", 1.0, True), ("2026-11-28", 0.5, True), ("2026-11-28", 1.0, False), ("", 1.0, True)]
+    threshold = 0.9998
+    p = demo("none")
+    got = p.page.evaluate("""async ([cases, threshold]) => {
+        const base = new URL("../../", document.querySelector('script[src*="/static/js/index"]').src).href;
+        const D = await import(new URL("app/static/live/dates.mjs", base).href);
+        return cases.map(([out, p, ended]) => D.judge(out, [1, p, 1], ended, threshold));
+    }""", [cases, threshold])
+    for (out, prob, ended), js in zip(cases, got):
+        verdict = judge(out, [1, prob, 1], threshold, ended=ended)
+        key, fields = explain(verdict, out)
+        assert js["ok"] == verdict.ok, (out, js, verdict)
+        if not verdict.ok:
+            assert js["key"] == key and {k: str(v) for k, v in js["fields"].items()} == \
+                {k: str(v) for k, v in fields.items()}, (out, js, key, fields)
+
+
+def test_date_box_never_shows_an_impossible_date_as_an_answer(demo):
+    p = demo("dates")
+    page = p.page
+    _ready(page, "live-dates-transformer")
+    box = page.locator('[data-testid="live-dates-transformer"] [data-testid="live-date-input"]')
+    out = page.locator('[data-testid="live-dates-transformer"] [data-testid="live-date-output"]')
+    err = page.locator('[data-testid="live-dates-transformer"] [data-testid="live-date-error"]')
+    box.fill("31 February 2023")
+    page.wait_for_timeout(400)
+    assert out.get_attribute("data-verdict") == "verdict.days", out.get_attribute("data-verdict")
+    assert "rejected" in (out.get_attribute("class") or "") and "28" in err.inner_text()
+    box.fill("28 November 2026")
+    page.wait_for_timeout(400)
+    assert out.get_attribute("data-verdict") == "ok" and err.inner_text() == ""

@@ -10,6 +10,8 @@ import streamlit as st
 import ui
 from core import EXPORTED
 from core.errors import UserError
+from core.figures import confidence_bars
+from core.runtime.dates_check import explain, fmt_p
 from core.runtime.decode import Decoded, SeqModel, decode, make_seq_model
 
 MAX_CHARS = 64  # the box's cap; the tokenizer names the model's own limit (32) for anything longer
@@ -103,13 +105,24 @@ def expected(text: str) -> str | None:
 
 
 def result_header(d: Decoded, model: SeqModel) -> None:
-    """Output, the expected ISO date where the input is a preset, and the decoding time, in one row."""
+    """The answer — only when it is a real date the model is sure of — the expected ISO date where the input is a
+    preset, the decoding time; otherwise why the output is withheld. Then each character's confidence."""
     want = expected(d.input)
     c1, c2, c3 = st.columns([2, 2, 3])
-    c1.metric(ui.t("seq.output"), d.output or "∅")
+    c1.metric(ui.t("seq.output"), d.output if d.ok else ui.t("seq.withheld"))
     if want is not None:
-        ok = d.output == want
+        ok = d.ok and d.output == want
         c2.metric(ui.t("seq.expected"), want, ui.t("seq.correct" if ok else "seq.wrong"),
                   delta_color="green" if ok else "red", delta_arrow="off")
     with c3:
         ui.timing(ui.t("seq.timing", n=len(d.out_tokens)), d.seconds * 1000, [model.encoder, model.step], cached=True)
+    if not d.ok:
+        key, fields = explain(d.verdict, d.output)
+        st.warning(ui.t("seq.rejected", reason=ui.t(key, **fields), output=d.output or "∅"),
+                   icon=":material/report:")
+    with st.expander(ui.t("seq.confidence", p=fmt_p(d.min_prob), threshold=fmt_p(d.verdict.threshold)),
+                     expanded=not d.ok):
+        st.plotly_chart(ui.fig(confidence_bars, d.out_tokens, d.probs, d.verdict.threshold,
+                               y_title=ui.t("seq.p_axis"), threshold_label=ui.t("seq.threshold")),
+                        key=f"confidence_{model.kind}", config=ui.PLOT_CONFIG)
+        st.caption(ui.t("seq.confidence_caption"))

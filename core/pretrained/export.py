@@ -35,7 +35,7 @@ from core import EXPORTED
 from core.atomic import atomic_write_bytes
 from core.errors import UserError
 from core.export import OPSET, TOLERANCE, ExportError, _strip_node_metadata, save_reference, set_metadata, versions
-from core.manifest import write_manifest
+from core.transaction import export_transaction
 from core.pretrained import runtime as rt
 from core.pretrained.config import MiniLMConfig
 from core.pretrained.weights import (
@@ -313,15 +313,15 @@ def export(out_dir: Path = EXPORTED, model_dir: Path | None = None, log=print) -
     model_card = card(cfg, report, weights, n_graph, checks, tokenizers.__version__)
     set_metadata(model, model_card)
     out_dir = Path(out_dir)
-    atomic_write_bytes(out_dir / rt.GRAPH, gzip.compress(model.SerializeToString(), compresslevel=9, mtime=0))
     tk = minilm.tokenize(PARITY_TEXTS[0])
     feeds = _feeds([tk])
     with torch.no_grad():
         o = bert(input_ids=torch.from_numpy(feeds["input_ids"]), attention_mask=torch.from_numpy(feeds["attention_mask"]),
                  output_attentions=True)
-    save_reference(out_dir / "reference" / "minilm.npz", feeds,
-                   {"last_hidden_state": o.last_hidden_state.numpy(), "attentions": torch.stack(o.attentions, 0).numpy()})
-    write_manifest(out_dir)
+    with export_transaction(out_dir) as stage:  # graph, reference and manifest switch in together
+        atomic_write_bytes(stage / rt.GRAPH, gzip.compress(model.SerializeToString(), compresslevel=9, mtime=0))
+        save_reference(stage / "reference" / "minilm.npz", feeds, {
+            "last_hidden_state": o.last_hidden_state.numpy(), "attentions": torch.stack(o.attentions, 0).numpy()})
     log(f"wrote {out_dir / rt.GRAPH} ({(out_dir / rt.GRAPH).stat().st_size / 1e3:.0f} kB); parity: "
         f"{json.dumps(checks['vs_transformers'])}, weightless vs full {checks['weightless_vs_full']}")
     return model_card

@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=EXPORTED, help="the exported/ folder (the table and the manifest)")
     p.add_argument("--sentences", type=Path, default=SENTENCES)
     args = p.parse_args(argv)
-    from core.manifest import write_manifest
     from core.pretrained.runtime import load_minilm
+    from core.transaction import export_transaction
 
     try:
         model = load_minilm("cpu", threads=1, exported_dir=args.out, log=lambda m: print(m, file=sys.stderr))
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    atomic_write_json(args.out / OUT, table)
-    write_manifest(args.out)
+    with export_transaction(args.out) as stage:  # the table and the manifest switch in together
+        atomic_write_json(stage / OUT, table)
     print(f"{table['sentences']['count']} sentences, {table['sentences']['tokens']} tokens -> {args.out / OUT}")
     for name in PATTERNS:
         hits = table["heads_following"][name]

@@ -456,27 +456,6 @@ def set_card(model: onnx.ModelProto, card: dict) -> None:
     model.doc_string = f"{card.get('name', '')}: {card.get('summary', '')}"
 
 
-def _stage_and_replace(blobs: dict[Path, bytes]) -> None:
-    """Write every file to a temporary beside it first, then swap them all in: a failure while writing leaves
-    every old file as it was."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, data in blobs.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-    except BaseException:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
-
-
 def _log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, flush=True)
@@ -489,7 +468,9 @@ def quantize(name: str, exported_dir: str | os.PathLike = EXPORTED, data_dir=Non
     ``only`` restricts the candidates (tests use one, to stay fast; ``--conv-weights`` half the grid); the card
     then records that. Candidates with int8 conv weights are dropped for graphs without convolutions.
     """
-    from core.manifest import ArtifactError, check_artifact, read_manifest, write_manifest
+    from core.atomic import atomic_write_bytes
+    from core.manifest import ArtifactError, check_artifact, read_manifest
+    from core.transaction import export_transaction
 
     if name not in TARGETS:
         raise QuantizeError(f"unknown model {name!r}; choose one of {', '.join(TARGETS)} or all")
@@ -579,8 +560,9 @@ def quantize(name: str, exported_dir: str | os.PathLike = EXPORTED, data_dir=Non
             size = new
         blobs[out_dir / q8.int8_name(f)] = model.SerializeToString()
         cards[q8.int8_name(f)] = card
-    _stage_and_replace(blobs)
-    write_manifest(out_dir)
+    with export_transaction(out_dir) as stage:  # all or nothing, manifest included (core/transaction.py)
+        for path, data in blobs.items():
+            atomic_write_bytes(stage / path.relative_to(out_dir), data)
     _log(f"  {name}: wrote {', '.join(cards)} in {time.perf_counter() - t0:.0f} s", quiet)
     return cards
 

@@ -108,6 +108,30 @@ def judge(output: str, probs, threshold: float, ended: bool = True, years: tuple
     return Verdict(ok=status == OK, status=status, reason=reason, min_prob=low, threshold=float(threshold))
 
 
+def explain(verdict: Verdict, output: str) -> tuple[str, dict]:
+    """The verdict's reason as a catalogue key and its fields (``verdict.*`` in core/i18n/strings/dates.toml), so a
+    page can say it in the visitor's language; ``("", {})`` for an answer. The same codes as the browser's judge
+    (static/live/dates.mjs)."""
+    if verdict.ok:
+        return "", {}
+    if verdict.status == UNSURE:
+        return "verdict.unsure", {"p": fmt_p(verdict.min_prob), "threshold": fmt_p(verdict.threshold)}
+    if not isinstance(output, str) or not _ISO.fullmatch(output):
+        return "verdict.not_shaped", {}
+    y, m, d = int(output[:4]), int(output[5:7]), int(output[8:])
+    if not 1 <= m <= 12:
+        return "verdict.no_month", {"m": f"{m:02d}"}
+    if not 1 <= d <= days_in_month(y, m):
+        if d == 0:
+            return "verdict.no_day", {}
+        if m == 2 and d == 29:
+            return "verdict.not_leap", {"y": y}
+        return "verdict.days", {"y": y, "m": f"{m:02d}", "n": days_in_month(y, m), "d": d}
+    if verdict.status == OUT_OF_RANGE:
+        return "verdict.out_of_range", {"y": y, "lo": YEARS[0], "hi": YEARS[1]}
+    return "verdict.unfinished", {}
+
+
 def describe(verdict: Verdict, output: str) -> str:
     """One line for a rejected output: the reason and what the model wrote (for the CLI's `error: ...`)."""
     return f"{verdict.reason}; the model wrote {output!r}"

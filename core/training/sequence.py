@@ -57,7 +57,9 @@ from core.training.common import (
     resolve_device,
     save_checkpoint,
     set_seed,
+    stage_run_files,
 )
+from core.transaction import export_transaction
 
 PARITY_ATOL = 1e-4
 
@@ -479,7 +481,9 @@ def _trainer(kind: str):
         out = {}
         if not opts.export_only:
             out.update(train(kind, opts))
-        out.update(export_and_check(kind, opts))
+        with export_transaction(opts.out) as stage:  # all or nothing: a killed run leaves opts.out as it was
+            out.update(export_and_check(kind, replace(opts, out=stage), do_finish=False))
+            stage_run_files(stage, opts, kind)
         return out
 
     run.__name__ = f"train_{kind}"

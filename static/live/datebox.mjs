@@ -70,9 +70,12 @@ function make(host, component) {
       statusLine(timing, S, "ok", { ms: now() - t0 });
       return;
     }
-    error.textContent = "";
     output.textContent = r.output;
     output.dataset.ids = r.ids.join(",");
+    output.classList.toggle("rejected", !r.verdict.ok); // never shown as an answer: struck through, with the reason
+    output.dataset.verdict = r.verdict.ok ? "ok" : r.verdict.key;
+    error.textContent = r.verdict.ok ? "" : fmt(S, "rejected", { reason: fmt(data.verdicts || {}, r.verdict.key,
+      r.verdict.fields) });
     drawHeat(heat, r);
     const ms = now() - t0;
     record(`dates-${data.kind}`, ms);

@@ -78,7 +78,40 @@ export async function loadSeqModel(ortSpec, specs, kind) {
     cache = [c.n_dec_layer, c.n_head, Math.floor(c.d_model / c.n_head)];
     if (!cache.every((x) => Number.isInteger(x) && x > 0)) throw new Error("the model card lacks the cache shape");
   }
-  return { kind, enc, step, vocab, cache };
+  const conf = (enc.card.metrics || {}).confidence || {};
+  const threshold = Number.isFinite(conf.threshold) ? conf.threshold : 0.5; // dates_check.DEFAULT_THRESHOLD
+  return { kind, enc, step, vocab, cache, threshold };
+}
+
+const YEARS = [1900, 2099]; // what the models were trained on (core.runtime.dates_check.YEARS)
+const daysIn = (y, m) => (m === 2 ? ((y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) ? 29 : 28)
+  : [4, 6, 9, 11].includes(m) ? 30 : 31);
+const pad2 = (n) => String(n).padStart(2, "0");
+const fmtP = (p) => (!(p > 0.999) ? p.toFixed(3) : p < 1 ? Math.min(p, 0.999999).toFixed(6) : "1");
+
+/**
+ * Is an output an answer? The port of core.runtime.dates_check (judge + explain): the calendar first, then the
+ * model's confidence. {ok: true} or {ok: false, key, fields} with key one of the catalogue's verdict.* keys.
+ */
+export function judge(output, probs, ended, threshold) {
+  const low = probs.length ? Math.min(...probs) : NaN;
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(output);
+  if (!m) return { ok: false, key: "verdict.not_shaped", fields: {} };
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12) return { ok: false, key: "verdict.no_month", fields: { m: pad2(mo) } };
+  if (d < 1 || d > daysIn(y, mo)) {
+    if (d === 0) return { ok: false, key: "verdict.no_day", fields: {} };
+    if (mo === 2 && d === 29) return { ok: false, key: "verdict.not_leap", fields: { y } };
+    return { ok: false, key: "verdict.days", fields: { y, m: pad2(mo), n: daysIn(y, mo), d } };
+  }
+  if (y < YEARS[0] || y > YEARS[1]) {
+    return { ok: false, key: "verdict.out_of_range", fields: { y, lo: YEARS[0], hi: YEARS[1] } };
+  }
+  if (!ended) return { ok: false, key: "verdict.unfinished", fields: {} };
+  if (!(low >= threshold)) {
+    return { ok: false, key: "verdict.unsure", fields: { p: fmtP(low), threshold: fmtP(threshold) } };
+  }
+  return { ok: true };
 }
 
 function argmaxRow(data, off, n) {
@@ -155,14 +188,16 @@ export async function greedy(model, batch) {
   });
 }
 
-/** One text through the model: {output, ids, srcTokens, outTokens, cross, probs, ms} or {error, ...}. */
+/** One text through the model: {output, verdict, ids, srcTokens, outTokens, cross, probs, ms} or {error, ...}. */
 export async function decodeText(model, text) {
   const t0 = now();
   const e = encodeSource(text, model.vocab);
   if (e.error) return e;
   const [r] = await greedy(model, [e.ids]);
   const v = model.vocab;
-  return { output: decodeTarget(r.ids, v), ids: r.ids, srcTokens: e.chars,
+  const output = decodeTarget(r.ids, v);
+  const verdict = judge(output, r.probs.slice(0, r.ids.length), r.ids.includes(v.eos), model.threshold);
+  return { output, verdict, ids: r.ids, srcTokens: e.chars,
     outTokens: r.ids.map((i) => (i >= 0 && i < v.tokens.length ? v.tokens[i] : "<unk>")),
     cross: r.cross, probs: r.probs, ms: now() - t0 };
 }

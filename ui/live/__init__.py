@@ -50,7 +50,7 @@ _NAMES = {
             "scaled"),
     "latent": ("map", "decoded", "z", "hint"),
     "gan": ("generated", "label", "verdict", "path", "walk", "stop"),
-    "dates": ("label", "placeholder", "hint", "alignment", "error_empty", "error_chars", "error_long"),
+    "dates": ("label", "placeholder", "hint", "alignment", "error_empty", "error_chars", "error_long", "rejected"),
     "runtime": ("browser", "server", "unknown"),
 }
 
@@ -351,8 +351,10 @@ def date_box(key: str, model: str = "transformer", text: str = "", strings: dict
     if model not in DATE_KINDS:
         raise ValueError(f"model must be one of {DATE_KINDS}")
     ort, models, problem = _spec({"encoder": f"{model}.encoder.onnx", "step": f"{model}.decoder_step.onnx"})
+    lang = _lang()
     data = {"ort": ort, "models": models, "problem": problem, "kind": model, "text": str(text)[:MAX_TEXT],
-            "strings": _strings("dates", strings)}
+            "strings": _strings("dates", strings),
+            "verdicts": {k: i18n.t(k, lang) for k in i18n.catalogue() if k.startswith("verdict.")}}
     value, status = _mount(_DATES, key, "datebox", data, "text", _clean_text, on_commit, height)
     return Live(value, status, problem)
 
