@@ -255,8 +255,10 @@ def pattern_grid(scores: np.ndarray, threshold: float | None = None, title: str 
         shapes.append(dict(type="rect", xref="x", yref="y", x0=h - 0.45, x1=h + 0.45, y0=l - 0.45, y1=l + 0.45,
                            line=dict(color="#ff7f0e", width=3, dash="dot")))
     return go.Figure(data=data, layout=dict(
-        title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10), height=60 + 42 * n_layer,
-        xaxis=dict(title=_title(x_title), type="category", side="top", fixedrange=True),
+        title=_title(title), margin=dict(l=10, r=10, t=84 if title else 40, b=10), height=84 + 42 * n_layer,
+        # head names on top, level (a phone's width would tilt them into the title)
+        xaxis=dict(title=_title(x_title), type="category", side="top", fixedrange=True, tickangle=0,
+                   tickfont=dict(size=10)),
         yaxis=dict(title=_title(y_title), type="category", autorange="reversed", fixedrange=True), shapes=shapes))
 
 
