@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)  # fail before any work when CUDA is asked for and absent
         with dd.session(device) as world:  # torchrun: join the process group (nothing for a plain run)
+            dd.agree("the command line", {k: getattr(args, k) for k in ("model", "epochs", "seed", "device",
+                                                                        "export_only")})
             for name in names:
                 if world.main:
                     clear_stale_tmp(Path(args.runs) / name)  # what a killed run's checkpoint or history writes left

@@ -109,6 +109,11 @@ def test_adam_steps_follow_one_process(ranks, one_process, name):
     assert float(diffs.max()) <= ADAM_BOUND
 
 
+def test_ranks_that_disagree_on_the_arguments_refuse_to_train(ranks):
+    for r in ranks:  # every rank raises, so none waits on the others
+        assert r["agree"].startswith("the seed differs between ranks 1 and rank 0"), r["agree"]
+
+
 def test_each_rank_draws_its_own_dropout_masks(ranks):
     assert not torch.equal(ranks[0]["rng_after_fork"], ranks[1]["rng_after_fork"])
 

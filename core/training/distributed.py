@@ -203,6 +203,19 @@ def wait_for_main() -> None:
         dist.barrier(group=_WAIT_GROUP)
 
 
+def agree(what: str, value) -> None:
+    """Every rank must hold the same ``value`` (the command line, the data files' sha256): the batch split assumes
+    every rank draws the same permutation from the same data. Raises DistError on every rank otherwise."""
+    if not dist.is_initialized():
+        return
+    values = [None] * _WORLD.size
+    dist.all_gather_object(values, repr(value), group=_WAIT_GROUP)
+    odd = [r for r, v in enumerate(values) if v != values[0]]
+    if odd:
+        raise DistError(f"{what} differs between ranks {', '.join(map(str, odd))} and rank 0; every machine needs "
+                        "the same arguments and the same files")
+
+
 def threads(n_cores: int) -> int:
     """Threads for this rank: $OMP_NUM_THREADS when set (torchrun sets 1 for several ranks), else this machine's
     cores shared among its local ranks. One process: ``n_cores`` as before."""

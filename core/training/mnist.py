@@ -72,6 +72,7 @@ def load_data(opts: TrainOptions) -> Data:
         m = load_mnist(opts.data_dir)
     except MnistError as exc:
         raise TrainError(str(exc)) from None
+    dd.agree("the MNIST files (sha256)", m.sha256)  # torchrun: every rank's shard comes from the same images
     tr, va = m.split(VAL_FRACTION, SPLIT_SEED)
     x = torch.from_numpy(rt.to_model_input(m.train_images))
     y = torch.from_numpy(m.train_labels)

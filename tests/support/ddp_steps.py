@@ -151,6 +151,12 @@ def run_rank(rank: int, world_size: int, port: int, out_dir: str, device: str = 
         results["classifier"] = classifier(device=str(dev))
     dd.fork_rng(0)
     results["rng_after_fork"] = torch.rand(4)
+    dd.agree("a value every rank shares", {"seed": 0})
+    try:
+        dd.agree("the seed", {"seed": rank})
+        results["agree"] = None
+    except dd.DistError as exc:
+        results["agree"] = str(exc)
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
     dd.shutdown()
 
