@@ -6,8 +6,9 @@
 Part 1, whole runs through the CLI (`python -m core.train MODEL --epochs E` against
 `torchrun --standalone --nproc-per-node 2 -m core.train MODEL --epochs E`), each into scratch folders: wall time of
 the run, of its training (the history's elapsed_s at the last epoch: training plus rank 0's per-epoch validation),
-and CPU seconds of every process of the run (the launcher and both ranks). The single process gets as many threads
-as the two ranks together (2), so both use the same cores.
+and CPU seconds of every process of the run (the launcher and both ranks). One process runs with 1 thread and with
+2 (as many as the two ranks together; 1 thread = pinned to one core, since the MNIST trainers use every core they
+may run on); each rank has 1 thread (torchrun's default).
 
 Part 2, the step itself: the trainers' step functions at the real batch sizes, timed for --steps steps after 3 of
 warm-up: wall per step, and CPU per step summed over the ranks (what the machine spends on one global batch).
@@ -38,19 +39,19 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def cli_run(model: str, epochs: int, nproc: int, work: Path) -> dict:
-    out, runs = work / f"{model}-{nproc}" / "out", work / f"{model}-{nproc}" / "runs"
+def cli_run(model: str, epochs: int, nproc: int, threads: int, work: Path) -> dict:
+    out, runs = work / f"{model}-{nproc}-{threads}" / "out", work / f"{model}-{nproc}-{threads}" / "runs"
     args = ["-m", "core.train", model, "--epochs", str(epochs), "--out", str(out), "--runs", str(runs), "--quiet"]
-    env = dict(os.environ)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     if nproc == 1:
         cmd = [sys.executable, *args]
-        env["OMP_NUM_THREADS"] = "2"
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc), *args]
-        env["OMP_NUM_THREADS"] = "1"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    # the MNIST trainers take every core they may run on (not $OMP_NUM_THREADS): one thread = one core allowed
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if nproc == 1 and threads == 1 else None
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=pin)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
@@ -178,15 +179,16 @@ def main() -> None:
     print(f"load average before: {load()}  ({os.cpu_count()} cores)")
     if not a.skip_cli:
         print("\npart 1: whole runs (python -m core.train vs torchrun --nproc-per-node 2)")
-        print(f"{'model':<20}{'epochs':>7}{'procs':>6}{'wall s':>9}{'train s':>9}{'cpu s':>9}{'load':>17}")
+        print(f"{'model':<20}{'epochs':>7}{'procs x threads':>16}{'wall s':>9}{'train s':>9}{'cpu s':>9}"
+              f"{'load':>17}")
         with tempfile.TemporaryDirectory(prefix="ddp-bench-") as tmp:
             for model in a.models:
                 epochs = a.epochs or EPOCHS.get(model, 1)
-                for nproc in (1, 2):
-                    r = cli_run(model, epochs, nproc, Path(tmp))
+                for nproc, threads in ((1, 1), (1, 2), (2, 1)):
+                    r = cli_run(model, epochs, nproc, threads, Path(tmp))
                     assert r["world_size"] == nproc
-                    print(f"{model:<20}{epochs:>7}{nproc:>6}{r['wall_s']:>9.1f}{r['train_s']:>9.1f}{r['cpu_s']:>9.1f}"
-                          f"{load():>17}", flush=True)
+                    print(f"{model:<20}{epochs:>7}{f'{nproc} x {threads}':>16}{r['wall_s']:>9.1f}{r['train_s']:>9.1f}"
+                          f"{r['cpu_s']:>9.1f}{load():>17}", flush=True)
     print(f"\npart 2: one step at the trainer's batch size ({a.steps} steps after 3 of warm-up)")
     print(f"{'model':<20}{'setup':<28}{'wall ms/step':>13}{'cpu ms/step (all ranks)':>25}")
     for setup, res in step_bench(a.models, a.steps).items():

@@ -34,12 +34,11 @@ import copy
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 
 from core.errors import UserError
 
@@ -459,16 +458,3 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
             setattr(module, name, new)
     return module
 
-
-def identical(modules: Sequence[nn.Module]) -> bool:
-    """Whether every rank holds bit-identical parameters and buffers (tests and a final check)."""
-    if not _WORLD.active:
-        return True
-    ok = True
-    for m in modules:
-        for t in [*m.state_dict().values()]:
-            t = t.detach().float().reshape(-1) if t.is_floating_point() else t.detach().double().reshape(-1)
-            ref = t.clone()
-            dist.broadcast(ref, src=0)
-            ok &= bool(torch.equal(ref, t))
-    return ok
