@@ -13,6 +13,7 @@ from core.errors import UserError
 MANIFEST = "manifest.json"
 TRAINABLE = (
     "autoencoder", "autoencoder_2d", "conv_autoencoder", "gan", "classifier", "seq2seq_attention", "transformer",
+    "dcgan", "fid_features",
 )
 
 
