@@ -45,8 +45,10 @@ def test_features_see_blur(measured):
     assert blur["fid"] >= 20 * real["fid"]
     assert blur["kid_x1000"] >= 20 * max(real["kid_x1000"], real["kid_x1000_std"])
     assert abs(real["kid_x1000"]) < 3 * real["kid_x1000_std"] + 0.05  # unbiased: the floor sits near zero
-    assert blur["precision"] < real["precision"] - 0.2  # blurred digits fall outside the real manifold
-    assert real["precision"] > 0.6 and real["recall"] > 0.6
+    # blurring keeps digits inside the real manifold (precision) but squeezes them into a corner of it (recall)
+    assert real["precision"] > 0.8 and real["recall"] > 0.8
+    assert blur["recall"] < 0.3 * real["recall"]
+    assert blur["fid_strokes"] >= 100 * real["fid_strokes"]  # stroke statistics alone: blur is unmistakable
 
 
 def test_dcgan_beats_blurred_digits_and_covers_every_class(measured):
@@ -64,7 +66,7 @@ def test_dcgan_beats_blurred_digits_and_covers_every_class(measured):
 def test_dcgan_figures_hold_on_a_fresh_noise_batch(measured):
     """Not one lucky seed: 5,000 samples from another seed, against the same reference."""
     s = measured
-    ref = q.features(s["ext"], q.reference_sets(s["mnist"].test_images, s["mnist"].test_labels)["reference"])
+    ref = q.features(s["ext"], q.reference_sets(s["mnist"].test_images, s["mnist"].test_labels)["reference"])  # (5000, 128)
     imgs = q.generate(s["gens"]["dcgan"], seed=q.NOISE_SEED + 777)
     fid = rt.frechet_distance(q.features(s["ext"], imgs), ref)
     frac = rt.class_histogram(rt.classify(s["clf"], imgs)[0].argmax(1))
@@ -85,7 +87,7 @@ def test_committed_figures_are_the_recomputed_ones(measured, exported_dir):
     committed = gc.load_quality(exported_dir)["rows"]
     card = measured["gens"]["dcgan"].card["metrics"]
     for k in ("real", "blurred", "dcgan", "gan"):
-        for key in ("fid", "kid_x1000", "precision", "recall"):
+        for key in ("fid", "kid_x1000", "precision", "recall", "fid_strokes"):
             assert committed[k][key] == pytest.approx(rows[k][key], abs=2e-3, rel=1e-3), (k, key)
     assert card["fid"] == pytest.approx(rows["dcgan"]["fid"], abs=2e-3, rel=1e-3)
     assert card["class_fractions"] == pytest.approx(rows["dcgan"]["class_fractions"], abs=1e-4)

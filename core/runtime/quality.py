@@ -104,6 +104,11 @@ def features(extractor, x: np.ndarray, batch: int = 500) -> np.ndarray:
     return rt.run_batched(extractor, "image", np.asarray(x, np.float32), batch, outputs=["features"])["features"]
 
 
+def embed(extractor, x: np.ndarray, batch: int = 500) -> dict[str, np.ndarray]:
+    """{'features': (B, 128), 'strokes': (B, 32)} of float images through the exported extractor."""
+    return rt.run_batched(extractor, "image", np.asarray(x, np.float32), batch, outputs=["features", "strokes"])
+
+
 def test_halves(test_labels: np.ndarray, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Two class-stratified halves of t10k: (A: candidates, B: the reference), 5,000 indices each."""
     return stratified_split(np.asarray(test_labels), 0.5, seed)
@@ -114,12 +119,15 @@ def generate(generator, n: int = N_EVAL, seed: int = NOISE_SEED, z_dim: int = 10
     return rt.run_batched(generator, "z", rt.gan_noise(seed, n, z_dim))["image"]
 
 
-def score(feats: np.ndarray, ref: np.ndarray, seed: int = 0) -> dict:
-    """FID, KID (x1000, mean and std over subsets), precision and recall of one feature set against the reference."""
-    k_mean, k_std = kid(feats, ref, seed=seed)
-    p, r = precision_recall(ref, feats)
-    return {"fid": round(rt.frechet_distance(feats, ref), 4), "kid_x1000": round(1000 * k_mean, 4),
-            "kid_x1000_std": round(1000 * k_std, 4), "precision": round(p, 4), "recall": round(r, 4)}
+def score(emb: dict, ref: dict, seed: int = 0) -> dict:
+    """One image set against the reference, both embed() dicts: FID, KID (x1000, mean and std over subsets),
+    precision and recall on `features`; fid_strokes: FID on `strokes` (stroke appearance alone)."""
+    k_mean, k_std = kid(emb["features"], ref["features"], seed=seed)
+    p, r = precision_recall(ref["features"], emb["features"])
+    return {"fid": round(rt.frechet_distance(emb["features"], ref["features"]), 4),
+            "kid_x1000": round(1000 * k_mean, 4), "kid_x1000_std": round(1000 * k_std, 4),
+            "precision": round(p, 4), "recall": round(r, 4),
+            "fid_strokes": round(rt.frechet_distance(emb["strokes"], ref["strokes"]), 4)}
 
 
 def reference_sets(test_images: np.ndarray, test_labels: np.ndarray) -> dict:
@@ -137,18 +145,19 @@ def quality_table(extractor, test_images: np.ndarray, test_labels: np.ndarray, g
     With ``classifier`` (classifier.onnx), each generator's row also has the classifier's class shares.
     """
     sets = reference_sets(test_images, test_labels)
-    ref = features(extractor, sets["reference"])
-    rows = {"real": score(features(extractor, sets["real"]), ref),
-            "blurred": score(features(extractor, sets["blurred"]), ref)}
+    ref = embed(extractor, sets["reference"])
+    rows = {"real": score(embed(extractor, sets["real"]), ref),
+            "blurred": score(embed(extractor, sets["blurred"]), ref)}
     for name, g in generators.items():
         imgs = generate(g)
-        rows[name] = score(features(extractor, imgs), ref)
+        rows[name] = score(embed(extractor, imgs), ref)
         if classifier is not None:
             frac = rt.class_histogram(rt.classify(classifier, imgs)[0].argmax(1))
             rows[name]["class_fractions"] = [round(float(f), 4) for f in frac]
             rows[name]["max_class_fraction"] = round(float(frac.max()), 4)
     return {"rows": rows, "n": N_EVAL, "noise_seed": NOISE_SEED, "split_seed": SPLIT_SEED,
-            "features": f"{FEATURES_FILE} `features`", "kid": f"{KID_SUBSETS} subsets of {KID_SUBSET_SIZE}",
+            "features": f"{FEATURES_FILE} `features` (fid_strokes: `strokes`)",
+            "kid": f"{KID_SUBSETS} subsets of {KID_SUBSET_SIZE}",
             "pr_k": PR_K}
 
 

@@ -349,6 +349,9 @@ def export_dcgan(stage: Path, g_unit: nn.Module, d_unit: nn.Module, config: Dcga
         "class_fractions_10k": old["class_fractions"], "confident_fraction": old["confident_fraction"],
         "confident_fraction_real": old["confident_fraction_real"], "class_labels_from": "classifier.onnx",
     }
+    if "gan" in rows:  # the text's GAN measured the same way, for the comparison
+        metrics["text_gan"] = {k: rows["gan"][k] for k in ("fid", "kid_x1000", "precision", "recall", "fid_strokes",
+                                                           "max_class_fraction")}
     stamp_card(g_path, {"metrics": metrics, "onnx_max_abs_diff": d1})
     stamp_card(d_path, {"metrics": metrics, "onnx_max_abs_diff": d2})
     z_ref = torch.from_numpy(rt.gan_noise(q.NOISE_SEED, 8, config.z_dim))
