@@ -24,9 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PAGES = {"Home": "streamlit_app.py", "Autoencoder": "pages/1_Autoencoder.py", "GAN": "pages/2_GAN.py",
-         "Attention": "pages/3_Attention.py", "Transformer": "pages/4_Transformer.py", "Models": "pages/5_Models.py",
-         "FAQ": "pages/6_FAQ.py"}
+PAGES = {"Home": "pages/home.py", "Autoencoder": "pages/autoencoder.py", "GAN": "pages/gan.py",
+         "Attention": "pages/attention.py", "Transformer": "pages/transformer.py", "Models": "pages/models.py",
+         "FAQ": "pages/faq.py"}
+SLUGS = {"Home": ""}  # the URL path of each page (ui/app.py): the page's name, except Home
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -48,18 +49,18 @@ DATES = ["14 March 1987", "July 4, 2021", "Saturday, November 28, 2026", "03/15/
 
 
 def _next_model(i, at):
-    box = _widget(at.selectbox, "models.model")
+    box = _widget(at.selectbox, "model")
     return box.set_value(box.options[(i + 1) % len(box.options)])
 
 
 CHANGES = {  # page -> (i, AppTest) -> set one view widget to a value not shown before (so its caches miss)
-    "Home": lambda i, at: _widget(at.radio, "global.lang").set_value("zh" if i % 2 == 0 else "en"),
-    "Autoencoder": lambda i, at: _widget(at.number_input, "autoencoder.b").set_value(10 + i),
-    "GAN": lambda i, at: _widget(at.number_input, "gan.seed").set_value(1000 + i),
-    "Attention": lambda i, at: _widget(at.text_input, "attention.text").set_value(DATES[i % len(DATES)]),
-    "Transformer": lambda i, at: _widget(at.text_input, "transformer.text").set_value(DATES[i % len(DATES)]),
+    "Home": lambda i, at: _widget(at.radio, "lang").set_value("zh" if i % 2 == 0 else "en"),
+    "Autoencoder": lambda i, at: _widget(at.number_input, "b").set_value(10 + i),
+    "GAN": lambda i, at: _widget(at.number_input, "seed").set_value(1000 + i),
+    "Attention": lambda i, at: _widget(at.text_input, "text").set_value(DATES[i % len(DATES)]),
+    "Transformer": lambda i, at: _widget(at.text_input, "text").set_value(DATES[i % len(DATES)]),
     "Models": _next_model,
-    "FAQ": lambda i, at: _widget(at.text_input, "faq.params").set_value(f"{i + 2}B"),
+    "FAQ": lambda i, at: _widget(at.text_input, "params").set_value(f"{i + 2}B"),
 }
 
 
@@ -70,8 +71,10 @@ def rerun_times(reruns: int, change: bool) -> dict[str, list[float]]:
     _server_like_script_cache()
     out = {}
     for name, path in PAGES.items():
-        at = AppTest.from_file(str(ROOT / path), default_timeout=300)
-        at.run()  # warm-up: sessions opened and verified, caches filled
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+        at.run()  # the router opens Home; then the page: sessions opened and verified, caches filled
+        if name != "Home":
+            at.switch_page(path).run()
         times = []
         for i in range(reruns):
             if change:
@@ -120,12 +123,12 @@ def server_memory() -> dict[str, float]:
                 "--disable-sync", "--no-first-run", "--disable-quic"])
             page = b.new_page(viewport={"width": 1400, "height": 1000})
             for name, path in PAGES.items():
-                slug = "" if name == "Home" else Path(path).stem.split("_", 1)[1]
+                slug = SLUGS.get(name, name)
                 page.goto(f"{url}/{slug}", wait_until="domcontentloaded")
                 page.wait_for_selector('[data-testid="stMain"]', timeout=60000)
                 _wait_idle(page)
                 if name == "Autoencoder":
-                    page.goto(f"{url}/{slug}?source=Draw", wait_until="domcontentloaded")
+                    page.goto(f"{url}/{slug}?source=draw", wait_until="domcontentloaded")
                     canvas = page.locator("canvas[aria-label^='drawing pad']").first
                     canvas.wait_for(timeout=60000)
                     box = canvas.bounding_box()

@@ -6,8 +6,11 @@ Two sides, kept apart:
 Nothing in this package imports streamlit, and importing ``core`` imports no torch.
 """
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPORTED = ROOT / "exported"
+# BML_EXPORTED points the dashboard, the CLIs and the trainers at another artifact folder (tests: a scratch copy).
+EXPORTED = Path(os.environ["BML_EXPORTED"]).expanduser().absolute() if os.environ.get("BML_EXPORTED") else (
+    ROOT / "exported")
 RUNS = ROOT / "runs"

@@ -202,5 +202,6 @@ def save_reference(path: str | os.PathLike, inputs: dict[str, np.ndarray], outpu
 
 
 def finish(out_dir: str | os.PathLike) -> dict:
-    """Rewrite the manifest after artifacts changed."""
+    """Rewrite the manifest of a folder written outside a transaction (tests, scratch exports). Trainers do not call
+    it: core.transaction.export_transaction writes the manifest of the new set when it commits."""
     return write_manifest(out_dir)

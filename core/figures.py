@@ -16,6 +16,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.i18n import DEFAULT, t
+
 PALETTE = (  # ten distinguishable colours, one per digit class (Plotly's D3 set)
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )
@@ -104,33 +106,33 @@ def digit_grid(images: np.ndarray, captions: Sequence[str] | None = None, ncols:
         xaxis=_HIDDEN, yaxis=dict(_HIDDEN, autorange="reversed", scaleanchor="x")))
 
 
-def digit(image: np.ndarray, title: str = "", size: int = 220) -> go.Figure:
+def digit(image: np.ndarray, title: str = "", size: int = 220, lang: str = DEFAULT) -> go.Figure:
     """One digit, square."""
     heat = go.Heatmap(z=_as_float(image).reshape(np.asarray(image).shape[-2:]), colorscale=_GRAY, zmin=0, zmax=1,
-                      showscale=False, hovertemplate="x=%{x} y=%{y} ink=%{z:.2f}<extra></extra>")
+                      showscale=False, hovertemplate=t("fig.ink_hover", lang) + "<extra></extra>")
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=5, r=5, t=35 if title else 5, b=5), height=size, width=size,
         xaxis=_HIDDEN, yaxis=dict(_HIDDEN, autorange="reversed", scaleanchor="x")))
 
 
-def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], mse: Mapping[str, float] | None = None
-                         ) -> go.Figure:
+def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], mse: Mapping[str, float] | None = None,
+                         lang: str = DEFAULT) -> go.Figure:
     """Input | for each model: reconstruction and |error| map, titled with its MSE."""
     x = _as_float(image).reshape(28, 28)
     names = list(recons)
-    titles = ["input"]
+    titles = [t("fig.input", lang)]
     for name in names:
         err = mse[name] if mse and name in mse else float(np.mean((_as_float(recons[name]).reshape(28, 28) - x) ** 2))
-        titles += [f"{name}<br>MSE {err:.4f}", "|error|"]
+        titles += [f"{name}<br>MSE {err:.4f}", t("fig.abs_error", lang)]
     layout, refs = _grid(1, 1 + 2 * len(names), 0.015, 0.0, titles)
-    data = [go.Heatmap(z=x, colorscale=_GRAY, zmin=0, zmax=1, showscale=False, name="input",
+    data = [go.Heatmap(z=x, colorscale=_GRAY, zmin=0, zmax=1, showscale=False, name=titles[0],
                        xaxis=refs[0][0], yaxis=refs[0][1])]
     for i, name in enumerate(names):
         r = _as_float(recons[name]).reshape(28, 28)
         (xa, ya), (xe, ye) = refs[1 + 2 * i], refs[2 + 2 * i]
         data.append(go.Heatmap(z=r, colorscale=_GRAY, zmin=0, zmax=1, showscale=False, name=name, xaxis=xa, yaxis=ya))
         data.append(go.Heatmap(z=np.abs(r - x), colorscale="Reds", zmin=0, zmax=1, showscale=(i == len(names) - 1),
-                               colorbar=dict(title=dict(text="|err|"), thickness=10), name=f"{name} error",
+                               colorbar=dict(title=dict(text=titles[2]), thickness=10), name=f"{name} {titles[2]}",
                                xaxis=xe, yaxis=ye))
     for xa, ya in refs:
         layout["xaxis" + xa[1:]].update(_HIDDEN)
@@ -139,14 +141,15 @@ def reconstruction_panel(image: np.ndarray, recons: Mapping[str, np.ndarray], ms
 
 
 def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, float] | None = None,
-                   title: str = "", mark: tuple[float, float] | None = None, mark_name: str = "your digit"
-                   ) -> go.Figure:
+                   title: str = "", mark: tuple[float, float] | None = None, mark_name: str = "",
+                   lang: str = DEFAULT) -> go.Figure:
     """2-D latent codes coloured by digit class; ``customdata`` carries the example index (for click handling).
 
     ``selected`` is the decoded point (a cross); ``mark`` another point to show, e.g. the code of the input digit.
     """
     z = np.asarray(z, dtype=np.float32)
     labels = np.asarray(labels)
+    mark_name = mark_name or t("fig.your_digit", lang)
     data = []
     for d in range(10):
         idx = np.nonzero(labels == d)[0]
@@ -154,48 +157,54 @@ def latent_scatter(z: np.ndarray, labels: np.ndarray, selected: tuple[float, flo
             continue
         data.append(go.Scatter(x=z[idx, 0], y=z[idx, 1], mode="markers", name=str(d), customdata=idx,
                                marker=dict(size=6, color=PALETTE[d], opacity=0.75),
-                               hovertemplate=f"digit {d}<br>z=(%{{x:.2f}}, %{{y:.2f}})<br>"
+                               hovertemplate=t("fig.digit_n", lang, d=d) + "<br>z=(%{x:.2f}, %{y:.2f})<br>"
                                              "#%{customdata}<extra></extra>"))
     if selected is not None:
-        data.append(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name="decoded",
+        data.append(go.Scatter(x=[selected[0]], y=[selected[1]], mode="markers", name=t("fig.decoded", lang),
                                marker=dict(size=16, symbol="x", color="black", line=dict(width=2, color="white")),
-                               hovertemplate="decoded point<br>z=(%{x:.2f}, %{y:.2f})<extra></extra>"))
+                               hovertemplate=t("fig.decoded_point", lang) + "<br>z=(%{x:.2f}, %{y:.2f})<extra></extra>"))
     if mark is not None:
         data.append(go.Scatter(x=[mark[0]], y=[mark[1]], mode="markers", name=mark_name,
                                marker=dict(size=18, symbol="star", color="gold", line=dict(width=1.5, color="black")),
                                hovertemplate=f"{mark_name}<br>z=(%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
     return go.Figure(data=data, layout=dict(
         title=_title(title), margin=_MARGIN, height=460, xaxis=dict(title=dict(text="z₁")),
-        yaxis=dict(title=dict(text="z₂")), legend=dict(title=dict(text="digit"))))
+        yaxis=dict(title=dict(text="z₂")), legend=dict(title=dict(text=t("fig.digit", lang)))))
 
 
 def attention_heatmap(weights: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
-                      x_title: str = "input", y_title: str = "output", height: int | None = None) -> go.Figure:
+                      x_title: str = "", y_title: str = "", height: int | None = None, lang: str = DEFAULT,
+                      tick_size: int | None = None) -> go.Figure:
     """weights [T, S] (rows: queries, e.g. output steps; columns: keys, e.g. input characters)."""
     w = np.asarray(weights, dtype=np.float32)
     xs = _unique([_show(c) for c in x_labels])
     ys = _unique([_show(c) for c in y_labels])
+    x_title = x_title or t("fig.input", lang)
+    y_title = y_title or t("fig.output", lang)
+    weight = t("fig.weight", lang)
+    # ticks shrink for long inputs, but stay readable (every character is labelled)
+    tick = tick_size or (11 if len(xs) <= 20 else 10 if len(xs) <= 28 else 9)
     heat = go.Heatmap(z=w, x=xs, y=ys, colorscale="Blues", zmin=0, zmax=max(1e-6, float(np.nanmax(w))),
-                      colorbar=dict(title=dict(text="weight"), thickness=12),
-                      hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>weight %{{z:.3f}}<extra></extra>")
+                      colorbar=dict(title=dict(text=weight), thickness=12),
+                      hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{weight} %{{z:.3f}}<extra></extra>")
     # every character labelled (Plotly would skip some on narrow charts)
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=70 if title else 20, b=10),
         height=height or max(260, 22 * len(ys) + 140),
         xaxis=dict(title=dict(text=x_title), type="category", tickangle=0, tickmode="array", tickvals=xs,
-                   ticktext=xs, tickfont=dict(size=10)),
+                   ticktext=xs, tickfont=dict(size=tick)),
         yaxis=dict(title=dict(text=y_title), type="category", autorange="reversed", tickmode="array", tickvals=ys,
-                   ticktext=ys, tickfont=dict(size=10))))
+                   ticktext=ys, tickfont=dict(size=tick))))
 
 
 def attention_grid(weights: np.ndarray, x_labels: Sequence[str], y_labels: Sequence[str], title: str = "",
-                   row_label: str = "head") -> go.Figure:
+                   lang: str = DEFAULT) -> go.Figure:
     """All heads of one layer ([H, T, S]) or all layers x heads ([L, H, T, S]) as small heatmaps."""
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim == 3:
         w = w[None]
     n_layer, n_head = w.shape[:2]
-    titles = [f"layer {l + 1} · {row_label} {h + 1}" for l in range(n_layer) for h in range(n_head)]
+    titles = [t("fig.layer_head", lang, layer=l + 1, head=h + 1) for l in range(n_layer) for h in range(n_head)]
     layout, refs = _grid(n_layer, n_head, 0.02, 0.08 if n_layer > 1 else 0.0, titles, title_size=11)
     xs, ys = _unique([_show(c) for c in x_labels]), _unique([_show(c) for c in y_labels])
     data = []
@@ -203,7 +212,7 @@ def attention_grid(weights: np.ndarray, x_labels: Sequence[str], y_labels: Seque
         for h in range(n_head):
             xa, ya = refs[l * n_head + h]
             data.append(go.Heatmap(z=w[l, h], x=xs, y=ys, colorscale="Blues", zmin=0, zmax=1, showscale=False,
-                                   hovertemplate="q %{y} · k %{x}: %{z:.3f}<extra></extra>", xaxis=xa, yaxis=ya))
+                                   hovertemplate=t("fig.qk_hover", lang) + "<extra></extra>", xaxis=xa, yaxis=ya))
             layout["xaxis" + xa[1:]].update(type="category", showticklabels=False)
             layout["yaxis" + ya[1:]].update(type="category", autorange="reversed", showticklabels=(h == 0))
     return go.Figure(data=data, layout=dict(
@@ -225,25 +234,30 @@ def bars(values: Sequence[float], labels: Sequence[str], title: str = "", y_titl
         margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=height))
 
 
-def class_histogram(counts: Sequence[int], title: str = "Classifier labels of generated samples") -> go.Figure:
+def class_histogram(counts: Sequence[int], title: str = "", lang: str = DEFAULT) -> go.Figure:
     """How many samples fell in each digit class, with the uniform expectation as a dotted line."""
     counts = np.asarray(counts)
     expected = counts.sum() / max(1, len(counts))
     bar = go.Bar(x=[str(i) for i in range(len(counts))], y=counts.tolist(), marker=dict(color="#1f77b4"),
                  texttemplate="%{y:d}", textposition="outside", cliponaxis=False)
+    # the uniform line's label sits in the right margin, beside the line, where no bar label can be
     return go.Figure(data=[bar], layout=dict(
-        title=_title(title), margin=dict(l=10, r=10, t=50, b=10), height=300,
-        xaxis=dict(type="category", title=dict(text="digit")), yaxis=dict(title=dict(text="samples")),
+        title=_title(title or t("fig.class_hist_title", lang)), margin=dict(l=10, r=80, t=50, b=10), height=300,
+        xaxis=dict(type="category", title=dict(text=t("fig.digit", lang))),
+        yaxis=dict(title=dict(text=t("fig.samples", lang)), range=[0, max(1, counts.max()) * 1.18]),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=expected, y1=expected,
                      line=dict(dash="dot", color="gray"))],
-        annotations=[dict(xref="paper", x=1, y=expected, text=f"uniform {expected:.0f}", showarrow=False,
-                          xanchor="right", yanchor="bottom", font=dict(color="gray"))]))
+        annotations=[dict(xref="paper", x=1.005, y=expected, text=t("fig.uniform", lang, n=f"{expected:.0f}"),
+                          showarrow=False, xanchor="left", yanchor="middle", font=dict(color="gray", size=11))]))
 
 
 def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, title: str = "",
-                marker_epoch: float | None = None, x_key: str = "epoch", y_title: str = "loss",
-                height: int = 320) -> go.Figure:
-    """Lines of each metric over epochs from a history's ``epochs`` list; a vertical marker at the chosen epoch."""
+                marker_epoch: float | None = None, x_key: str = "epoch", y_title: str = "",
+                height: int = 320, names: Mapping[str, str] | None = None, lang: str = DEFAULT) -> go.Figure:
+    """Lines of each metric over epochs from a history's ``epochs`` list; a vertical marker at the chosen epoch.
+
+    ``names`` gives each metric's legend label (default: its key)."""
+    names = names or {}
     rows = list(history)
     keys = list(keys) if keys else sorted({k for r in rows for k, v in r.items()
                                            if k != x_key and isinstance(v, (int, float))})
@@ -252,25 +266,26 @@ def loss_curves(history: Sequence[Mapping], keys: Sequence[str] | None = None, t
         pts = [(r[x_key], r[k]) for r in rows if isinstance(r.get(k), (int, float))]
         if pts:
             xy = np.asarray(pts, dtype=np.float64)  # arrays travel as typed base64, lists item by item
-            data.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=k))
+            data.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=names.get(k, k)))
     shapes = [] if marker_epoch is None else [dict(type="line", yref="paper", y0=0, y1=1, x0=marker_epoch,
                                                    x1=marker_epoch, line=dict(dash="dash", color="gray"))]
     return go.Figure(data=data, layout=dict(
-        title=_title(title), xaxis=dict(title=dict(text=x_key)), yaxis=dict(title=dict(text=y_title)),
-        margin=_MARGIN, height=height, shapes=shapes,
+        title=_title(title), xaxis=dict(title=dict(text=t("fig.epoch", lang) if x_key == "epoch" else x_key)),
+        yaxis=dict(title=dict(text=y_title or t("fig.loss", lang))), margin=_MARGIN, height=height, shapes=shapes,
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")))
 
 
-def histogram(values: np.ndarray, title: str = "", x_title: str = "", nbins: int = 30) -> go.Figure:
+def histogram(values: np.ndarray, title: str = "", x_title: str = "", nbins: int = 30, lang: str = DEFAULT
+              ) -> go.Figure:
     """A histogram of raw values (e.g. discriminator scores)."""
     hist = go.Histogram(x=np.asarray(values).ravel(), nbinsx=nbins, marker=dict(color="#1f77b4"))
     return go.Figure(data=[hist], layout=dict(
-        title=_title(title), xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text="count")),
+        title=_title(title), xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=t("fig.count", lang))),
         margin=_MARGIN, height=300, bargap=0.05))
 
 
-def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights alone",
-                fmt: Callable[[float], str] = lambda n: f"{n:.3g} B") -> go.Figure:
+def memory_bars(rows: Sequence[Mapping], title: str = "", fmt: Callable[[float], str] = lambda n: f"{n:.3g} B",
+                lang: str = DEFAULT) -> go.Figure:
     """Grouped bars, log scale: rows of {"name", "fp32", "fp16", "int8"} in bytes; ``fmt`` writes hovers and ticks."""
     names = [r["name"] for r in rows]
     data = []
@@ -280,8 +295,9 @@ def memory_bars(rows: Sequence[Mapping], title: str = "Memory for the weights al
                            hovertemplate=f"%{{x}}<br>{dtype}: %{{customdata}}<extra></extra>"))
     ticks = [10.0 ** k for k in range(0, 16, 3)]
     return go.Figure(data=data, layout=dict(
-        title=_title(title), barmode="group", margin=_MARGIN, height=400,
-        yaxis=dict(type="log", title=dict(text="bytes"), tickvals=ticks, ticktext=[fmt(t) for t in ticks]),
+        title=_title(title or t("fig.memory_title", lang)), barmode="group", margin=_MARGIN, height=400,
+        yaxis=dict(type="log", title=dict(text=t("fig.bytes", lang)), tickvals=ticks,
+                   ticktext=[fmt(v) for v in ticks]),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right")))
 
 
@@ -300,3 +316,25 @@ def _unique(labels: Sequence[str]) -> list[str]:
         seen[lab] = n + 1
         out.append(lab if n == 0 else lab + "\u200b" * n)  # zero-width spaces: distinct yet invisible
     return out
+
+
+def confidence_bars(tokens: Sequence[str], probs: Sequence[float], threshold: float, title: str = "",
+                    y_title: str = "", threshold_label: str = "") -> go.Figure:
+    """The probability the model gave each character it wrote, against the model's threshold (a dashed line).
+
+    Date models are nearly always sure, so the axis starts just below the lowest of the probabilities and the
+    threshold: the differences that matter sit between 0.999 and 1. Bars under the threshold are red.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    labels = _unique([_show(c) for c in tokens])
+    low = float(min(p.min() if p.size else 1.0, threshold))
+    floor = max(0.0, low - 0.25 * max(1e-6, 1.0 - low))
+    colors = ["#d62728" if v < threshold else "#2ca02c" for v in p]
+    bar = go.Bar(x=labels, y=p, marker=dict(color=colors), hovertemplate="%{x}: p = %{y:.6f}<extra></extra>")
+    return go.Figure(data=[bar], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=260,
+        xaxis=dict(type="category"), yaxis=dict(title=dict(text=y_title), range=[floor, 1.0]),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=threshold, y1=threshold,
+                     line=dict(dash="dash", color="gray"))],
+        annotations=[dict(xref="paper", x=1, y=threshold, text=threshold_label, showarrow=False, xanchor="right",
+                          yanchor="bottom", font=dict(color="gray", size=11))] if threshold_label else []))

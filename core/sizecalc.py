@@ -11,10 +11,10 @@ Decimal units by default (1 GB = 10^9 bytes, as disk and GPU vendors count): 175
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from core.errors import UserError
+from core.limits import MAX_COUNT_CHARS, safe_excerpt
 
 BYTES_PER_PARAM = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 DTYPES = tuple(BYTES_PER_PARAM)
@@ -63,16 +63,22 @@ OMITTED = {
 
 def _check_count(n_params) -> float:
     if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
-        raise SizeError(f"A parameter count must be a number, not {n_params!r}.")
+        raise SizeError(f"A parameter count must be a number, not {type(n_params).__name__}.")
+    if isinstance(n_params, int):  # exact; math.isfinite would overflow on a huge int
+        if n_params < 0:
+            raise SizeError("A parameter count must be a finite number ≥ 0, not a negative one.")
+        if n_params > 10**30:
+            raise SizeError("A parameter count must be at most 10^30.")
+        return n_params
     if not math.isfinite(n_params) or n_params < 0:
-        raise SizeError(f"A parameter count must be a finite number ≥ 0, not {n_params!r}.")
+        raise SizeError(f"A parameter count must be a finite number ≥ 0, not {n_params:.3g}.")
     return n_params
 
 
 def bytes_per_param(dtype: str) -> float:
     key = str(dtype).strip().lower()
     if key not in BYTES_PER_PARAM:
-        raise SizeError(f"Unknown data type {dtype!r}; choose one of {', '.join(DTYPES)}.")
+        raise SizeError(f"Unknown data type {safe_excerpt(str(dtype)) or 'given'}; choose one of {', '.join(DTYPES)}.")
     return BYTES_PER_PARAM[key]
 
 
@@ -84,7 +90,8 @@ def memory_bytes(n_params: float, dtype: str = "fp32") -> float:
 def training_memory_bytes(n_params: float, optimizer: str = "adam") -> float:
     """Bytes for weights + gradients + optimiser state during training; activations excluded (see module doc)."""
     if optimizer not in OPTIMIZER_STATE_BYTES:
-        raise SizeError(f"Unknown optimiser {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE_BYTES)}.")
+        raise SizeError(f"Unknown optimiser {safe_excerpt(str(optimizer)) or 'given'}; choose one of "
+                        f"{', '.join(OPTIMIZER_STATE_BYTES)}.")
     return _check_count(n_params) * OPTIMIZER_STATE_BYTES[optimizer]
 
 
@@ -132,16 +139,114 @@ def human_count(n: float) -> str:
     return f"{n:.3g}"
 
 
-_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmbt]?)\s*$", re.IGNORECASE)
-_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+_SUFFIX = {"": 0, "k": 3, "m": 6, "b": 9, "t": 12}  # powers of ten
+MAX_PARAMS = 10**18  # an exa-parameter: far beyond any model; bounds the arithmetic too
+_EXAMPLES = "write e.g. 175B, 340M, 1.5e9 or 25557032"
+_NOT_FINITE = {"nan", "inf", "infinity"}
+
+
+def _scan(text: str) -> tuple[str, str, int, str] | tuple[None, int, str]:
+    """One pass over ``text`` (no backtracking): (integer digits, fraction digits, exponent, suffix), or
+    (None, position, reason) at the first character that does not fit ``digits[.digits][e[+-]digits][kMBT]``.
+
+    Commas and underscores are digit separators and are skipped; spaces are allowed around the number and suffix.
+    """
+    n, i = len(text), 0
+    while i < n and text[i] == " ":
+        i += 1
+    if i < n and text[i] in "+-":
+        if text[i] == "-":
+            return None, i, "negative"
+        i += 1
+    int_d, frac_d, exp_d = [], [], []
+    while i < n and (text[i].isascii() and text[i].isdigit() or text[i] in ",_"):
+        if text[i] not in ",_":
+            int_d.append(text[i])
+        i += 1
+    if i < n and text[i] == ".":
+        i += 1
+        while i < n and (text[i].isascii() and text[i].isdigit() or text[i] in ",_"):
+            if text[i] not in ",_":
+                frac_d.append(text[i])
+            i += 1
+        if not frac_d:
+            return None, i, "a digit must follow the decimal point"
+    if not int_d and not frac_d:
+        return None, i, "it does not start with a number"
+    exp_sign = 1
+    if i < n and text[i] in "eE":
+        i += 1
+        if i < n and text[i] in "+-":
+            exp_sign = -1 if text[i] == "-" else 1
+            i += 1
+        while i < n and text[i].isascii() and text[i].isdigit():
+            exp_d.append(text[i])
+            i += 1
+        if not exp_d:
+            return None, i, "the exponent has no digits"
+    while i < n and text[i] == " ":
+        i += 1
+    suffix = ""
+    if i < n and text[i].lower() in "kmbt":
+        suffix = text[i].lower()
+        i += 1
+    while i < n and text[i] == " ":
+        i += 1
+    if i != n:
+        return None, i, "character {pos} does not belong in a count"
+    exp = exp_sign * int("".join(exp_d)) if exp_d else 0  # at most 64 digits: a short int()
+    return "".join(int_d), "".join(frac_d), exp, suffix
 
 
 def parse_count(text: str) -> int:
-    """A parameter count typed by a person: ``'175B'``, ``'1.5b'``, ``'340M'``, ``'7e9'``, ``'25,557,032'``."""
-    match = _COUNT.match(str(text).replace(",", "").replace("_", ""))
-    if not match:
-        raise SizeError(f"Could not read {text!r} as a parameter count; write e.g. 175B, 340M, 1.5e9 or 25557032.")
-    return int(round(float(match.group(1)) * _SUFFIX[match.group(2).lower()]))
+    """A parameter count typed by a person: ``'175B'``, ``'1.5b'``, ``'340M'``, ``'7e9'``, ``'25,557,032'``.
+
+    At most MAX_COUNT_CHARS characters (checked before anything else), read in one linear pass; the result is a
+    whole number from 0 to MAX_PARAMS. Anything else is a SizeError with a short message that quotes the input only
+    when it is short and harmless (core.limits.safe_excerpt).
+    """
+    if not isinstance(text, str):
+        raise SizeError(f"A parameter count must be text such as 175B, not {type(text).__name__}.")
+    if len(text) > MAX_COUNT_CHARS:
+        raise SizeError(f"That is {len(text):,} characters; a parameter count has at most {MAX_COUNT_CHARS} "
+                        f"({_EXAMPLES}).")
+    clean = text.replace("\t", " ").strip()
+    shown = safe_excerpt(clean) or "this text"
+    Shown = shown[0].upper() + shown[1:]
+    if not clean:
+        raise SizeError(f"Type a parameter count: {_EXAMPLES}.")
+    if clean.lower().lstrip("+-") in _NOT_FINITE:
+        raise SizeError(f"{Shown} is not a count: a parameter count is a finite number ≥ 0 ({_EXAMPLES}).")
+    got = _scan(clean)
+    if got[0] is None:
+        _, pos, why = got
+        if why == "negative":
+            raise SizeError("A parameter count cannot be negative.")
+        why = why.format(pos=pos + 1)
+        raise SizeError(f"Could not read {shown} as a parameter count ({why}); {_EXAMPLES}.")
+    int_d, frac_d, exp, suffix = got
+    digits = (int_d + frac_d).lstrip("0")
+    if not digits:
+        return 0
+    # digits before the decimal point of the result: bounded before any big arithmetic (1e400, 1e308T, 10**60)
+    scale = exp + _SUFFIX[suffix] - len(frac_d)
+    magnitude = len(digits) + scale
+    if magnitude > len(str(MAX_PARAMS)):
+        raise SizeError(f"{Shown} is too large: the calculator takes counts up to 10^18 parameters.")
+    if magnitude < -1:  # below 0.05: rounds to no parameters at all
+        return 0
+    value = int(digits) * 10**scale if scale >= 0 else _round_div(int(digits), 10**-scale)
+    if value > MAX_PARAMS:
+        raise SizeError(f"{Shown} is too large: the calculator takes counts up to 10^18 parameters.")
+    return value
+
+
+def _round_div(a: int, b: int) -> int:
+    """round(a / b) with ties to even, as Python's round() does, in exact integer arithmetic."""
+    q, r = divmod(a, b)
+    if 2 * r > b or (2 * r == b and q % 2):
+        q += 1
+    return q
 
 
 def table(presets, dtypes: tuple[str, ...] = DTYPES) -> list[dict]:

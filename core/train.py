@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,8 +46,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_SEED = 2**32 - 1  # numpy's seed range (torch takes more; the run must be reproducible by both)
+MAX_EPOCHS = 100_000
+
+
+def _can_write_in(folder: Path) -> str | None:
+    """Make and remove a scratch folder in ``folder``: the one honest test (root, read-only mounts, /proc)."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".bml-check-", dir=folder))
+    except OSError as exc:
+        return exc.strerror or exc.__class__.__name__
+    return None
+
+
+def writable_folder(path: Path) -> str | None:
+    """Why ``path`` cannot be (made into) a folder this process writes, or None. Its parent must be writable too:
+    the export transaction stages the new set beside it."""
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    if path.is_dir():
+        why = _can_write_in(path)
+        if why:
+            return f"is not writable ({why})"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file"
+    why = _can_write_in(parent)
+    if why:
+        return f"cannot be created or switched in {parent} ({why})"
+    return None
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every usage error, before any heavy import or data: ``parser.error`` prints `error: ...` and exits 2."""
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be a whole number from 0 to {MAX_SEED} (2**32 - 1), not {args.seed}")
+    if args.epochs is not None and not 1 <= args.epochs <= MAX_EPOCHS:
+        parser.error(f"--epochs must be from 1 to {MAX_EPOCHS}, not {args.epochs}")
+    for flag, folder in (("--out", args.out), ("--runs", args.runs)):
+        why = writable_folder(folder)
+        if why:
+            parser.error(f"{flag} {folder} {why}")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        parser.error(f"--data-dir {args.data_dir} is not a folder (it must hold the four MNIST IDX files)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    from core.atomic import clear_stale_tmp
     from core.errors import UserError
     from core.training.common import TrainOptions, resolve_device
 
@@ -56,10 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if args.epochs is not None and args.epochs < 1:
-        print("error: --epochs must be at least 1", file=sys.stderr)
-        return 2
     for name in names:
+        clear_stale_tmp(Path(args.runs) / name)  # what a killed run's checkpoint or history writes left
         opts = TrainOptions(model=name, epochs=args.epochs, seed=args.seed, device=args.device,
                             data_dir=args.data_dir, out=args.out, runs=args.runs,
                             export_only=args.export_only, quiet=args.quiet)

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.i18n import t
 from core.manifest import read_manifest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["streamlit_app.py", "pages/1_Autoencoder.py", "pages/2_GAN.py", "pages/3_Attention.py",
-         "pages/4_Transformer.py", "pages/5_Models.py", "pages/6_FAQ.py"]
+PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
+         "pages/models.py", "pages/faq.py"]
 NEEDS = {  # the artifacts each page runs on
-    "pages/1_Autoencoder.py": ["autoencoder.encoder.onnx", "autoencoder.decoder.onnx", "conv_autoencoder.encoder.onnx",
+    "pages/autoencoder.py": ["autoencoder.encoder.onnx", "autoencoder.decoder.onnx", "conv_autoencoder.encoder.onnx",
                                "conv_autoencoder.decoder.onnx", "autoencoder_2d.encoder.onnx",
                                "autoencoder_2d.decoder.onnx", "examples.npz", "pca.npz"],
-    "pages/2_GAN.py": ["gan.generator.onnx", "gan.discriminator.onnx", "classifier.onnx", "gan_timeline.npz",
+    "pages/gan.py": ["gan.generator.onnx", "gan.discriminator.onnx", "classifier.onnx", "gan_timeline.npz",
                        "history/gan.json"],
-    "pages/3_Attention.py": ["seq2seq_attention.encoder.onnx", "seq2seq_attention.decoder_step.onnx"],
-    "pages/4_Transformer.py": ["transformer.encoder.onnx", "transformer.decoder_step.onnx",
+    "pages/attention.py": ["seq2seq_attention.encoder.onnx", "seq2seq_attention.decoder_step.onnx"],
+    "pages/transformer.py": ["transformer.encoder.onnx", "transformer.decoder_step.onnx",
                                "seq2seq_attention.encoder.onnx", "seq2seq_attention.decoder_step.onnx"],
 }
 
@@ -40,14 +42,23 @@ def need(page: str) -> None:
 
 
 def run(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    """The app through its router (streamlit_app.py), opened on ``page`` with ``query`` in the URL."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     if query:
         at.query_params.update({k: str(v) for k, v in query.items()})
-    return at.run()
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    return at
+
+
+UNEXPECTED = t("app.unexpected", "en")[:40]  # the router's message for an error a page did not handle
 
 
 def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
+    caught = [e.value for e in at.error if UNEXPECTED in e.value]
+    assert not caught, "the router caught an unexpected error (see the log)"
     return at
 
 
@@ -71,6 +82,16 @@ def z_of(fig: dict, i: int = 0) -> np.ndarray:
     return np.asarray(z, dtype=float)
 
 
+def plain(markdown: str) -> str:
+    """A message as the visitor reads it: Markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def bound(w) -> bool:
+    """The widget's value lives in the URL under its key (bind="query-params")."""
+    return getattr(w.proto, "query_param_key", "") == w.key
+
+
 def widget(elements, key: str):
     for w in elements:
         if w.key == key:
@@ -81,72 +102,72 @@ def widget(elements, key: str):
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_without_exception(page):
     at = ok(run(page))
-    if all(have(f) for f in NEEDS.get(page, [])) and page != "pages/5_Models.py":
+    if all(have(f) for f in NEEDS.get(page, [])) and page != "pages/models.py":
         assert not at.error, [e.value for e in at.error]
 
 
 def test_home_has_a_card_per_page_and_the_runtime():
     import onnxruntime
 
-    at = ok(run("streamlit_app.py"))
+    at = ok(run("pages/home.py"))
     assert len(at.get("page_link")) == 6
     assert any(m.value == onnxruntime.__version__ for m in at.metric)
     before = at.markdown.values
-    at = ok(widget(at.radio, "global.lang").set_value("zh").run())
+    at = ok(widget(at.radio, "lang").set_value("zh").run())
     assert any("神经网络" in v for v in at.markdown.values) and at.markdown.values != before
 
 
 def test_gan_seed_changes_samples_and_lives_in_the_url():
-    need("pages/2_GAN.py")
-    at = ok(run("pages/2_GAN.py"))
+    need("pages/gan.py")
+    at = ok(run("pages/gan.py"))
     a = z_of(spec(at, "samples"))
-    at = ok(widget(at.number_input, "gan.seed").set_value(1).run())
+    at = ok(widget(at.number_input, "seed").set_value(1).run())
     b = z_of(spec(at, "samples"))
     assert a.shape == b.shape and not np.array_equal(a, b)
-    assert at.query_params["seed"] in ("1", ["1"])
-    again = ok(run("pages/2_GAN.py", {"seed": 1}))  # a shared link opens the same view
+    assert bound(widget(at.number_input, "seed"))  # the browser writes ?seed=1 (Streamlit's binding)
+    again = ok(run("pages/gan.py", {"seed": 1}))  # a shared link opens the same view
     assert np.array_equal(z_of(spec(again, "samples")), b)
     hist = spec(again, "hist")["data"][0]["y"]
     assert sum(hist if isinstance(hist, list) else z_of({"data": [{"z": hist}]}).tolist()) == 1000
-    at = ok(widget(again.number_input, "gan.hseed").set_value(3).run())  # the check's own seed
+    at = ok(widget(again.number_input, "hseed").set_value(3).run())  # the check's own seed
     hist3 = spec(at, "hist")["data"][0]["y"]
     assert hist3 != hist and sum(hist3) == 1000
 
 
 def test_gan_grid_and_timeline_epoch():
-    need("pages/2_GAN.py")
-    at = ok(run("pages/2_GAN.py", {"grid": 3}))
-    assert widget(at.slider, "gan.grid").value == 3
-    epochs = widget(at.select_slider, "gan.epoch").options
+    need("pages/gan.py")
+    at = ok(run("pages/gan.py", {"grid": 3}))
+    assert widget(at.slider, "grid").value == 3
+    epochs = widget(at.select_slider, "epoch").options
     if len(epochs) > 1:
         first = z_of(spec(at, "timeline"))
-        at = ok(widget(at.select_slider, "gan.epoch").set_value(int(epochs[0])).run())
+        at = ok(widget(at.select_slider, "epoch").set_value(int(epochs[0])).run())
         assert not np.array_equal(first, z_of(spec(at, "timeline")))
 
 
 def test_autoencoder_digit_and_latent_sliders_change_the_view():
-    need("pages/1_Autoencoder.py")
-    at = ok(run("pages/1_Autoencoder.py"))
+    need("pages/autoencoder.py")
+    at = ok(run("pages/autoencoder.py"))
     r1 = spec(at, "recon")
     titles = [a["text"] for a in r1["layout"]["annotations"]]
     assert sum("MSE" in t for t in titles) == 3 and any("PCA" in t for t in titles)
-    at = ok(widget(at.selectbox, "autoencoder.digit").set_value(7).run())
+    at = ok(widget(at.selectbox, "digit").set_value(7).run())
     assert not np.array_equal(z_of(r1), z_of(spec(at, "recon")))
     d1 = z_of(spec(at, "decoded"))
-    s = widget(at.slider, "autoencoder.z1")
+    s = widget(at.slider, "z1")
     at = ok(s.set_value(s.max if abs(s.value - s.max) > 1 else s.min).run())
     assert not np.allclose(d1, z_of(spec(at, "decoded")))
-    assert "z1" in at.query_params
+    assert bound(widget(at.slider, "z1"))
     i1 = z_of(spec(at, "interp"))
-    at = ok(widget(at.number_input, "autoencoder.b").set_value(42).run())
+    at = ok(widget(at.number_input, "b").set_value(42).run())
     assert not np.array_equal(i1, z_of(spec(at, "interp")))
 
 
 def test_autoencoder_draw_and_upload_sources_wait_for_input():
-    need("pages/1_Autoencoder.py")
-    at = ok(run("pages/1_Autoencoder.py", {"source": "Upload"}))
+    need("pages/autoencoder.py")
+    at = ok(run("pages/autoencoder.py", {"source": "upload"}))
     assert any("Upload" in i.value for i in at.info)
-    at = ok(run("pages/1_Autoencoder.py", {"source": "Draw"}))
+    at = ok(run("pages/autoencoder.py", {"source": "draw"}))
     assert any("Draw a digit" in i.value for i in at.info)
 
 
@@ -155,52 +176,52 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 def test_attention_another_date_gives_another_output():
-    need("pages/3_Attention.py")
-    at = ok(run("pages/3_Attention.py", {"text": "14 March 1987"}))
+    need("pages/attention.py")
+    at = ok(run("pages/attention.py", {"text": "14 March 1987"}))
     first = _metric(at, "Output")
     assert len(first) == 10 and first[4] == "-"
     a1 = z_of(spec(at, "alignment"))
-    at = ok(widget(at.text_input, "attention.text").set_value("July 4, 2021").run())
+    at = ok(widget(at.text_input, "text").set_value("July 4, 2021").run())
     second = _metric(at, "Output")
     assert second != first and not np.array_equal(a1.shape, z_of(spec(at, "alignment")).shape) or second != first
-    assert at.query_params["text"] in ("July 4, 2021", ["July 4, 2021"])
+    assert bound(widget(at.text_input, "text"))
     bars1 = spec(at, "step_bars")["data"][0]["y"]
-    at = ok(widget(at.slider, "attention.step").set_value(5).run())
+    at = ok(widget(at.slider, "step").set_value(5).run())
     assert spec(at, "step_bars")["data"][0]["y"] != bars1
 
 
 def test_attention_unreadable_text_is_a_clear_message():
-    need("pages/3_Attention.py")
-    at = ok(run("pages/3_Attention.py", {"text": "二〇二六年"}))
-    assert any("outside the vocabulary" in e.value for e in at.error)
+    need("pages/attention.py")
+    at = ok(run("pages/attention.py", {"text": "二〇二六年"}))
+    assert any("outside the vocabulary" in plain(e.value) for e in at.error)
 
 
 def test_transformer_layer_and_head_change_the_attention():
-    need("pages/4_Transformer.py")
-    at = ok(run("pages/4_Transformer.py", {"text": "Saturday, November 28, 2026"}))
+    need("pages/transformer.py")
+    at = ok(run("pages/transformer.py", {"text": "Saturday, November 28, 2026"}))
     assert _metric(at, "Output") == "2026-11-28" or len(_metric(at, "Output")) > 0
-    heads = widget(at.selectbox, "transformer.head").options
-    layers = widget(at.selectbox, "transformer.layer").options
+    heads = widget(at.selectbox, "head").options
+    layers = widget(at.selectbox, "layer").options
     cross = z_of(spec(at, "map_cross"))
     enc = z_of(spec(at, "map_enc_self"))
     if len(heads) > 1:
-        at = ok(widget(at.selectbox, "transformer.head").set_value(heads[-1]).run())
+        at = ok(widget(at.selectbox, "head").set_value(heads[-1]).run())
         assert not np.allclose(cross, z_of(spec(at, "map_cross")))
-        assert at.query_params["head"] in (str(heads[-1]), [str(heads[-1])])
+        assert bound(widget(at.selectbox, "head"))
     if len(layers) > 1:
-        at = ok(widget(at.selectbox, "transformer.layer").set_value(layers[-1]).run())
+        at = ok(widget(at.selectbox, "layer").set_value(layers[-1]).run())
         assert not np.allclose(enc, z_of(spec(at, "map_enc_self")))
     grid = spec(at, "grid")
     assert len(grid["data"]) == len(layers) * len(heads) or len(grid["data"]) >= len(heads)
-    at = ok(widget(at.slider, "transformer.t").set_value(3).run())
+    at = ok(widget(at.slider, "t").set_value(3).run())
     assert any("next token" in v for v in at.markdown.values)
 
 
 def test_models_page_parity_and_latency():
     if not have("classifier.onnx"):
         pytest.skip("exported/classifier.onnx is missing")
-    at = ok(run("pages/5_Models.py", {"model": "classifier.onnx"}))
-    assert widget(at.selectbox, "models.model").value == "classifier.onnx"
+    at = ok(run("pages/models.py", {"model": "classifier.onnx"}))
+    assert widget(at.selectbox, "model").value == "classifier.onnx"
     at = ok(widget(at.button, "parity").click().run())
     if (ROOT / "exported" / "reference" / "classifier.npz").is_file():
         assert any("All outputs match" in s.value for s in at.success), [e.value for e in at.error]
@@ -210,7 +231,7 @@ def test_models_page_parity_and_latency():
 
 
 def test_corrupt_model_names_the_rebuild_command_and_the_page_goes_on(monkeypatch):
-    need("pages/2_GAN.py")
+    need("pages/gan.py")
     import streamlit as st
 
     import core.manifest as manifest
@@ -220,8 +241,8 @@ def test_corrupt_model_names_the_rebuild_command_and_the_page_goes_on(monkeypatc
                         lambda p: "0" * 64 if Path(p).name == "gan.generator.onnx" else real(p))
     st.cache_resource.clear()  # sessions verified before the patch would hide the corruption
     try:
-        at = ok(run("pages/2_GAN.py"))
-        msgs = [e.value for e in at.error]
+        at = ok(run("pages/gan.py"))
+        msgs = [plain(e.value) for e in at.error]
         assert any("gan.generator.onnx" in m and "python -m core.train gan" in m for m in msgs), msgs
         spec(at, "timeline")  # the rest of the page still works
     finally:
@@ -234,20 +255,44 @@ def test_cuda_requested_without_cuda_is_said_plainly():
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has CUDA; there is no fallback to report")
-    at = ok(run("pages/5_Models.py", {"provider": "CUDA"}))
-    assert widget(at.radio, "global.provider").value == "CUDA"
+    at = ok(run("pages/models.py", {"provider": "CUDA"}))
+    assert widget(at.radio, "provider").value == "cuda"  # ?provider=CUDA: the label in the URL
     assert any("CUDA" in w.value and "CPU" in w.value for w in at.sidebar.warning)
 
 
 def test_faq_language_search_and_calculator():
-    at = ok(run("pages/6_FAQ.py"))
+    at = ok(run("pages/faq.py"))
     n_all = len(at.expander)
-    at = ok(widget(at.text_input, "faq.q").set_value("BERT").run())
+    at = ok(widget(at.text_input, "q").set_value("BERT").run())
     assert 0 < len(at.expander) < n_all
-    at = ok(widget(at.text_input, "faq.q").set_value("").run())
-    at = ok(widget(at.radio, "global.lang").set_value("zh").run())
+    at = ok(widget(at.text_input, "q").set_value("").run())
+    at = ok(widget(at.radio, "lang").set_value("zh").run())
     assert any("？" in e.label or "吗" in e.label or "什么" in e.label for e in at.expander)
-    at = ok(widget(at.text_input, "faq.params").set_value("7B").run())
+    at = ok(widget(at.text_input, "params").set_value("7B").run())
     assert _metric(at, "fp16") == "14 GB" and _metric(at, "fp32") == "28 GB" and _metric(at, "int8") == "7 GB"
-    at = ok(widget(at.text_input, "faq.params").set_value("lots").run())
-    assert any("parameter count" in e.value for e in at.error)
+    at = ok(widget(at.text_input, "params").set_value("lots").run())
+    assert any("parameter count" in plain(e.value) for e in at.error)
+
+
+def test_models_page_switches_to_the_int8_twin_and_shows_its_drift():
+    if not have("classifier.onnx", "classifier.int8.onnx"):
+        pytest.skip("exported/ lacks classifier.int8.onnx (python -m core.quantize classifier)")
+    at = ok(run("pages/models.py", {"model": "classifier.onnx", "precision": "int8"}))
+    assert widget(at.radio, "precision").value == "int8"
+    assert any("classifier.int8.onnx" in v for v in at.markdown.values)
+    assert any("accuracy" in v and "predictions changed" in v for v in at.markdown.values)  # the drift table
+    at = ok(widget(at.button, "parity").click().run())
+    assert any("drift" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", ["pages/attention.py", "pages/transformer.py"])
+def test_an_impossible_date_is_explained_not_answered(page):
+    need(page)
+    at = ok(run(page, {"text": "31 February 2023"}))
+    assert _metric(at, "Output") == t("seq.withheld", "en")
+    warning = " ".join(plain(w.value) for w in at.warning)
+    assert "28 days" in warning and "2023-02-31" in warning, warning
+    at = ok(run(page, {"text": "31 February 2023", "lang": "zh"}))
+    assert any("28 天" in w.value for w in at.warning)
+    at = ok(run(page, {"text": "28 November 2026"}))
+    assert _metric(at, "Output") == "2026-11-28" and not at.warning

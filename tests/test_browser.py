@@ -8,6 +8,7 @@ into docs/screenshots/ (which the README shows) with UPDATE_SCREENSHOTS=1, so a 
 from __future__ import annotations
 
 import io
+import re
 import os
 import socket
 import subprocess
@@ -18,18 +19,21 @@ from pathlib import Path
 
 import pytest
 
+from core.i18n import t
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / ("docs/screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "tests/artifacts/screenshots")
-PAGES = [  # (url path, screenshot name, a text the page shows once it has run)
-    ("", "home", "Runtime"),
-    ("Autoencoder", "autoencoder", "latent map"),
-    ("GAN", "gan", "Mode-collapse check"),
-    ("Attention", "attention", "Attention"),
-    ("Transformer", "transformer", "Transformer"),
-    ("Models", "models", "Run it yourself"),
-    ("FAQ", "faq", "How big is big"),
+PAGES = [  # (url path, screenshot name, the catalogue key of a text the page shows once it has run)
+    ("", "home", "home.runtime"),
+    ("Autoencoder", "autoencoder", "autoencoder.latent"),
+    ("GAN", "gan", "gan.collapse"),
+    ("Attention", "attention", "attention.one_step"),
+    ("Transformer", "transformer", "transformer.all_heads"),
+    ("Models", "models", "models.yourself"),
+    ("FAQ", "faq", "faq.calc"),
 ]
+LANGS = ("en", "zh")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -133,16 +137,48 @@ def _no_exception(page, where: str) -> None:
     assert exc.count() == 0, f"{where}: {exc.first.inner_text()[:800]}"
 
 
+@pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("path,name,marker", PAGES, ids=[p[1] for p in PAGES])
-def test_page_renders(browser, server, path, name, marker):
+def test_page_renders(browser, server, path, name, marker, lang):
+    """Every page in both languages (the Chinese really rendered: CI installs fonts-noto-cjk), with a screenshot."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        page.goto(f"{server}/{path}?lang={lang}", wait_until="domcontentloaded")
         _settle(page)
-        page.get_by_text(marker, exact=False).first.wait_for(timeout=30000)
+        page.get_by_text(t(marker, lang), exact=False).first.wait_for(timeout=30000)
         _settle(page)
         _no_exception(page, name)
-        _shot(page, name)
+        _shot(page, name if lang == "en" else f"{name}_{lang}")
+    finally:
+        page.close()
+
+
+def test_back_and_forward_show_the_view_the_url_names(browser, server):
+    """Widgets write their value into the URL; after Back or Forward the page shows what the URL says."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/GAN", wait_until="domcontentloaded")
+        _settle(page)
+        seed = page.get_by_label(t("gan.seed", "en"), exact=True)
+        for value in ("5", "7"):
+            seed.fill(value)
+            seed.press("Enter")
+            _settle(page)
+        assert "seed=7" in page.url
+        page.get_by_role("link", name=t("attention.nav", "en")).first.click()
+        _settle(page)
+        seen = []
+        for move in (page.go_back, page.go_back, page.go_forward, page.go_back):
+            move()
+            _settle(page)
+            if "/GAN" not in page.url:
+                continue
+            box = page.get_by_label(t("gan.seed", "en"), exact=True)
+            box.wait_for(timeout=30000)
+            want = re.search(r"[?&]seed=(\d+)", page.url)
+            assert box.input_value() == (want.group(1) if want else "0"), page.url
+            seen.append(box.input_value())
+        assert "7" in seen, seen  # the view with seed 7 came back
     finally:
         page.close()
 
@@ -163,10 +199,10 @@ def _draw_a_one(page) -> None:
 def test_discriminator_judges_a_drawing(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/GAN?source=Draw", wait_until="domcontentloaded")
+        page.goto(f"{server}/GAN?source=draw", wait_until="domcontentloaded")
         _settle(page)
         _draw_a_one(page)
-        page.get_by_text("D: probability real").first.wait_for(timeout=30000)
+        page.get_by_text(t("gan.d_real", "en")).first.wait_for(timeout=30000)
         _settle(page)
         _no_exception(page, "GAN after drawing")
     finally:
@@ -176,7 +212,7 @@ def test_discriminator_judges_a_drawing(browser, server):
 def test_drawing_pad_gives_a_reconstruction(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/Autoencoder?source=Draw", wait_until="domcontentloaded")
+        page.goto(f"{server}/Autoencoder?source=draw", wait_until="domcontentloaded")
         _settle(page)
         assert page.get_by_text("Lowest error").count() == 0  # nothing drawn yet, so no reconstruction
         _draw_a_one(page)
@@ -223,7 +259,7 @@ def test_uploading_a_photo_of_a_digit_gives_a_reconstruction(browser, server, tm
     img.save(path, quality=90)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{server}/Autoencoder?source=Upload", wait_until="domcontentloaded")
+        page.goto(f"{server}/Autoencoder?source=upload", wait_until="domcontentloaded")
         _settle(page)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
         page.get_by_text("Lowest error").first.wait_for(timeout=30000)

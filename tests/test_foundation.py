@@ -90,7 +90,7 @@ def tiny_export(tmp_path_factory):
     torch.manual_seed(0)
     model = Tiny().eval()
     out = tmp_path_factory.mktemp("exported")
-    path = out / "autoencoder.encoder.onnx"
+    path = out / "tiny.encoder.onnx"  # no dashboard contract for this name (see the contract test below)
     batch = torch.export.Dim("batch")
     export_onnx(model, (torch.rand(2, 1, 28, 28),), path, ["image"], ["z"], ({0: batch},),
                 card=base_card("tiny", model, {"d": 8}))
@@ -122,6 +122,15 @@ def test_exported_card_and_manifest_are_readable_without_torch(tiny_export):
     assert z.shape == (5, 8)
     entry = read_manifest(out)["files"][path.name]
     assert entry["opset"] >= 17 and entry["ops"]
+
+
+def test_a_valid_onnx_of_another_model_under_a_models_name_is_refused(tiny_export, tmp_path):
+    out, path, _, _ = tiny_export
+    (tmp_path / "autoencoder.encoder.onnx").write_bytes(path.read_bytes())
+    write_manifest(tmp_path)
+    with pytest.raises(ModelError, match="python -m core.train autoencoder") as err:
+        load_model("autoencoder.encoder.onnx", "cpu", exported_dir=tmp_path)
+    assert "output z has shape [batch, 8], expected [B, 32]" in str(err.value)
 
 
 def test_validate_onnx_fails_loudly_on_mismatch(tiny_export):

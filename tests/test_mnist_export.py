@@ -181,6 +181,7 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
 
     monkeypatch.delenv("MNIST_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "nothing").mkdir()  # a folder without MNIST (a missing one is a usage error: tests/test_train_cli.py)
     rc = main(["autoencoder", "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "o"),
                "--runs", str(tmp_path / "r"), "--quiet"])
     err = capsys.readouterr().err

@@ -10,8 +10,12 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["streamlit_app.py", "pages/1_Autoencoder.py", "pages/2_GAN.py", "pages/3_Attention.py",
-         "pages/4_Transformer.py", "pages/5_Models.py", "pages/6_FAQ.py"]
+sys.path.insert(0, str(ROOT))
+from core.i18n import t  # noqa: E402
+
+UNEXPECTED = t("app.unexpected", "en")[:40]  # the router's message for an error a page did not handle
+PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
+         "pages/models.py", "pages/faq.py"]
 
 SCRIPT = textwrap.dedent("""
     import importlib.abc, json, sys
@@ -31,8 +35,11 @@ SCRIPT = textwrap.dedent("""
 
     from streamlit.testing.v1 import AppTest
     out = {"blocked": blocked, "pages": {}}
-    for page in sys.argv[1:]:
-        at = AppTest.from_file(page, default_timeout=120).run()
+    main, pages = sys.argv[1], sys.argv[2:]
+    for page in pages:
+        at = AppTest.from_file(main, default_timeout=120).run()  # the router, then the page
+        if not page.endswith("home.py"):
+            at.switch_page(page).run()
         out["pages"][page] = {"exceptions": [str(e.value)[:500] for e in at.exception],
                               "errors": [str(e.value)[:300] for e in at.error]}
     out["torch_loaded"] = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
@@ -44,7 +51,7 @@ def test_every_page_runs_with_torch_unimportable(tmp_path):
     script = tmp_path / "no_torch.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, str(script), *[str(ROOT / p) for p in PAGES]], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, str(script), str(ROOT / "streamlit_app.py"), *PAGES], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
     assert line, f"no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
@@ -54,3 +61,4 @@ def test_every_page_runs_with_torch_unimportable(tmp_path):
     for page, r in res["pages"].items():
         assert r["exceptions"] == [], f"{page}: {r['exceptions']}"
         assert not any("torch" in e.lower() for e in r["errors"]), f"{page}: {r['errors']}"
+        assert not any(UNEXPECTED in e for e in r["errors"]), f"{page}: the router caught an error: {r['errors']}"

@@ -45,15 +45,20 @@ def test_issue_formats_and_cases():
     got = {name: fn(d) for name, fn in dates.FORMATS.items()}
     for text in ("28 November 2026", "November 28, 2026", "Nov 28 2026", "28 Nov 2026", "Saturday, November 28, 2026",
                  "Sat 28 Nov 2026", "28.11.2026", "2026/11/28", "11/28/2026", "28th of November 2026",
-                 "November 28th, 2026", "28-Nov-2026"):
+                 "November 28th, 2026", "28-Nov-2026", "2026-11-28", "2026.11.28"):
         assert text in got.values(), text
-    assert len(dates.FORMATS) >= 12
+    assert len(dates.FORMATS) == 14 and dates.FORMAT_NAMES[:12] == [  # older cards key figures by these names
+        "d_month_y", "month_d_y", "mon_d_y", "d_mon_y", "weekday_month_d_y", "wkd_d_mon_y", "dd.mm.yyyy",
+        "yyyy/mm/dd", "mm/dd/yyyy", "dth_of_month_y", "month_dth_y", "d-mon-y"]
+    assert dates.FORMATS["yyyy-mm-dd"](d) == dates.iso(d)  # ISO 8601 in, ISO 8601 out
     assert dates.render(d, "dth_of_month_y", "title") == "28th Of November 2026"
     assert dates.render(d, "d-mon-y", "lower") == "28-nov-2026"
     assert dates.render(d, "wkd_d_mon_y", "upper") == "SAT 28 NOV 2026"
     d2 = date(2009, 1, 5)  # numeric formats are also written without leading zeros
     assert [dates.render(d2, f, "lower", pad) for f in dates.NUMERIC for pad in (True, False)] == [
-        "05.01.2009", "5.1.2009", "2009/01/05", "2009/1/5", "01/05/2009", "1/5/2009"]
+        "05.01.2009", "5.1.2009", "2009/01/05", "2009/1/5", "01/05/2009", "1/5/2009", "2009-01-05", "2009-1-5",
+        "2009.01.05", "2009.1.5"]
+    assert dates.render(date(2005, 10, 20), "yyyy-mm-dd", "lower", pad=False) == "2005-10-20"  # never the year's 0
     assert [dates.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]
 

@@ -147,7 +147,8 @@ def test_training_is_seeded_and_writes_history_and_checkpoint(tmp_path, monkeypa
         seq.train("seq2seq_attention", opts)
         ckpt = load_checkpoint(tmp_path / run / "runs" / "seq2seq_attention" / "best.pt")
         weights.append(ckpt["model"])
-        hist = json.loads((tmp_path / run / "history" / "seq2seq_attention.json").read_text())
+        hist = json.loads((tmp_path / run / "runs" / "seq2seq_attention" / "history.json").read_text())
+        assert not (tmp_path / run / "history").exists()  # training alone never writes into the exported set
         assert hist["seed"] == seed and len(hist["epochs"]) == 1 and "val_exact_match" in hist["epochs"][0]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])

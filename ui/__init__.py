@@ -1,6 +1,9 @@
-"""What every dashboard page shares: page setup, the sidebar, cached ONNX sessions, view state in the URL, timing,
-errors and downloads. Pages stay thin: they call these helpers, the runtime functions in ``core.runtime`` and the
-figure builders in ``core.figures``. No torch anywhere on this path.
+"""What every dashboard page shares: the language and its strings, cached ONNX sessions, URL-bound widgets,
+timing, errors and downloads. Pages stay thin: they call these helpers, the runtime functions in ``core.runtime``
+and the figure builders in ``core.figures``. No torch anywhere on this path.
+
+The router (``ui/app.py``, run by ``streamlit_app.py``) draws the sidebar, picks the page and runs it inside a
+guard; a page only calls ``ui.header(...)`` and draws its body.
 """
 
 from __future__ import annotations
@@ -9,96 +12,130 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-import onnxruntime as ort
 import streamlit as st
 
-from core import EXPORTED
+from core import EXPORTED, i18n
 from core.errors import UserError
 from core.manifest import MANIFEST
 from core.runtime.session import LoadedModel, available_providers, load_model
 
-PROVIDERS = {"Auto": "auto", "CUDA": "cuda", "CPU": "cpu"}
+LOG = logging.getLogger("bml.ui")
+PROVIDERS = {"auto": "Auto", "cuda": "CUDA", "cpu": "CPU"}
 SESSION_THREADS = 1
-_PAGE = "_ui_page"  # session-state key: the id of the page now running
 _USED = "_ui_used"  # session-state key: {model: (providers, note)} loaded on this run
-_KEEP = "_ui_keep."  # prefix: last value of each view parameter, kept across page switches
-# The pages folder names the entry page after its file ("streamlit app"); show "Home" without st.navigation.
-_CSS = """<style>
-[data-testid="stSidebarNav"] span[label="streamlit app"] p { font-size: 0 !important; }
-[data-testid="stSidebarNav"] span[label="streamlit app"] p::after { content: "Home"; font-size: 0.875rem; }
-</style>"""
+_STATUS = "_ui_status"  # session-state key: the sidebar slot that lists this page's sessions
+_PAGE = "_ui_page"  # session-state key: the url path of the page now running
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+BIND = "query-params"
 
 
-# ---------------------------------------------------------------------------------------------------- page setup
-def setup(page: str, title: str, icon: str, intro: str | None = None) -> str:
-    """Configure the page, draw the sidebar; returns the execution provider ("auto" | "cuda" | "cpu")."""
-    st.set_page_config(page_title=f"{title} · Big-Model Lab", page_icon=icon, layout="wide")
+# ------------------------------------------------------------------------------------------ language and strings
+def lang() -> str:
+    """The language the visitor chose in the sidebar (``?lang=``), else the one their browser asks for."""
+    return i18n.check_lang(st.session_state.get("lang") or browser_lang())
+
+
+def browser_lang() -> str:
+    try:
+        return i18n.lang_from_locale(st.context.locale)
+    except Exception:  # no browser context (a bare script, an old server): English
+        return i18n.DEFAULT
+
+
+def t(key: str, **fields) -> str:
+    """``key`` in the visitor's language (trusted catalogue text; escape visitor values with ``esc``)."""
+    return i18n.t(key, lang(), **fields)
+
+
+def esc(text: object, limit: int = 200) -> str:
+    """Visitor text made inert for Markdown (see ``core.i18n.esc_md``)."""
+    return i18n.esc_md(text, limit)
+
+
+def page_id() -> str:
+    return st.session_state.get(_PAGE, "home")
+
+
+def start_run(page: str) -> None:
+    """Called by the router before a page runs: which page this is, and no sessions used yet."""
     st.session_state[_PAGE] = page
     st.session_state[_USED] = {}
-    st.markdown(_CSS, unsafe_allow_html=True)
-    st.title(f"{icon} {title}")
-    if intro:
-        st.caption(intro)
-    return _sidebar()
 
 
-def _sidebar() -> str:
-    with st.sidebar:
-        st.markdown("**Execution provider**")
-        key = param("provider", "Auto", str, choices=list(PROVIDERS), scope="global")
-        choice = st.radio("Execution provider", list(PROVIDERS), key=key, horizontal=True,
-                          label_visibility="collapsed",
-                          help="Where onnxruntime runs the models. Auto takes CUDA when this onnxruntime has it.")
-        provider = PROVIDERS[choice]
-        if provider == "cuda" and "CUDAExecutionProvider" not in available_providers():
-            st.warning("CUDA was asked for, but this onnxruntime has no CUDA provider: every model runs on **CPU**.")
-        st.session_state["_ui_status"] = st.empty()
-        st.caption(f"onnxruntime {ort.__version__} · available: {', '.join(_short(p) for p in available_providers())}")
-    return provider
+def status_slot() -> None:
+    """Called by the router in the sidebar: the place where ``model()`` lists what this page's sessions run on."""
+    st.session_state[_STATUS] = st.empty()
 
 
+def header(page: str) -> None:
+    """The page's title and one-line introduction from the catalogue (``<page>.title``, ``<page>.intro``)."""
+    st.title(t(f"{page}.title"))
+    if i18n.has(f"{page}.intro"):
+        st.caption(t(f"{page}.intro"))
+
+
+# --------------------------------------------------------------------------------------------- execution provider
 def provider() -> str:
-    return PROVIDERS.get(st.session_state.get(_key("provider", "global"), "Auto"), "auto")
+    """The sidebar's execution provider ("auto" | "cuda" | "cpu")."""
+    value = st.session_state.get("provider", "auto")
+    return value if value in PROVIDERS else "auto"
 
 
-def _short(p: str) -> str:
+def short(p: str) -> str:
+    """CUDAExecutionProvider -> CUDA."""
     return p.replace("ExecutionProvider", "")
 
 
-def _show_used() -> None:
-    slot = st.session_state.get("_ui_status")
+def learner_providers() -> list[str]:
+    """The providers worth naming to a learner: CUDA and CPU (onnxruntime also lists e.g. Azure, which runs
+    nothing on this machine)."""
+    return [p for p in available_providers() if p in ("CUDAExecutionProvider", "CPUExecutionProvider")]
+
+
+def stop() -> None:
+    """``st.stop()`` for a page: the sidebar still lists the sessions it used (the router's ``finally`` cannot draw
+    once Streamlit stops the run)."""
+    show_used()
+    st.stop()
+
+
+def show_used() -> None:
+    """Called by the router after the page ran: list, in the sidebar slot, where this page's sessions run."""
+    slot = st.session_state.get(_STATUS)
     used = st.session_state.get(_USED, {})
     if slot is None or not used:
         return
     groups: dict[str, list[str]] = {}
     for name, (provs, _) in sorted(used.items()):
-        groups.setdefault(" → ".join(_short(p) for p in provs), []).append(name.replace(".onnx", ""))
+        groups.setdefault(" → ".join(short(p) for p in provs), []).append(name.replace(".onnx", ""))
     notes = sorted({note for _, note in used.values() if note})
     if provider() == "cuda" and "CUDAExecutionProvider" not in available_providers():
         notes = []  # the sidebar already says so, once
     with slot.container():
-        st.markdown("**This page's sessions run on**")
+        st.markdown(f"**{t('app.sessions_run_on')}**")
         for provs, names in groups.items():
-            st.markdown(f":material/memory: **{provs}** — {len(names)} session{'s' if len(names) != 1 else ''}",
-                        help="session.get_providers() of: " + ", ".join(names))
-        for note in notes:
-            st.warning(note)
+            st.markdown(f":material/memory: **{provs}** — {t('app.n_sessions', n=len(names))}",
+                        help=t("app.sessions_help", names=", ".join(names)))
+        for _ in notes:
+            st.warning(t("app.cuda_fell_back"))
 
 
 # ------------------------------------------------------------------------------------------------ cached models
-def _stamp(name: str, root: Path = EXPORTED) -> tuple:
+def stamp(name: str, root: Path | None = None) -> tuple:
     """Changes whenever the file or the manifest changes, so a rebuilt model is re-verified and reloaded."""
+    root = EXPORTED if root is None else root
     out = []
     for p in (root / name, root / MANIFEST):
         try:
             s = p.stat()
-            out.append((s.st_mtime_ns, s.st_size))
+            out.append((s.st_mtime_ns, s.st_size, s.st_ino))
         except OSError:
             out.append(None)
     return tuple(out)
@@ -106,7 +143,7 @@ def _stamp(name: str, root: Path = EXPORTED) -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _cached_model(name: str, provider: str, stamp: tuple) -> LoadedModel:
-    """One session per model file version and provider, its sha256 checked against the manifest first.
+    """One session per model file version and provider, its sha256 and graph checked first.
 
     One intra-op thread: these models take a millisecond or two, and onnxruntime's spinning thread pool costs
     more than it gives on a small shared host (measured here under load: classifier on 16 digits 18 ms -> 9 ms).
@@ -118,13 +155,12 @@ def model(name: str, quiet: bool = False) -> LoadedModel | None:
     """The verified ONNX session of ``exported/<name>`` on the sidebar's provider, or None after showing why not."""
     prov = provider()
     try:
-        m = _cached_model(name, prov, _stamp(name))
+        m = _cached_model(name, prov, stamp(name))
     except UserError as exc:
         if not quiet:
-            st.error(str(exc))
+            show_error(exc)
         return None
     st.session_state.setdefault(_USED, {})[name] = (list(m.providers), m.note)
-    _show_used()
     return m
 
 
@@ -137,9 +173,9 @@ def models(*names: str) -> list[LoadedModel] | None:
 def cached(name: str, loader: Callable[[], Any]) -> Any:
     """A data artifact (npz/json under exported/) through its loader, cached per file version; None on UserError."""
     try:
-        return _cached_data(name, _stamp(name), loader)
+        return _cached_data(name, stamp(name), loader)
     except UserError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return None
 
 
@@ -148,66 +184,109 @@ def _cached_data(name: str, stamp: tuple, _loader: Callable[[], Any]) -> Any:
     return _loader()
 
 
+def content_view(fn: Callable[..., Any], *args) -> Any:
+    """``fn(*args)`` of core.content (e.g. ``content.concepts, "zh"``), shared read-only: the accessors deep-copy
+    the whole content file on every call, which was a third of a Home run."""
+    return _content_view(f"{fn.__module__}.{fn.__qualname__}", fn, *args)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _content_view(name: str, _fn: Callable[..., Any], *args) -> Any:
+    return _fn(*args)
+
+
+# ------------------------------------------------------------------------------------------------------- errors
+def show_error(exc: BaseException) -> None:
+    """A UserError as one plain message: translated where the error carries a catalogue key, else its text with
+    every Markdown character made inert (messages can quote visitor input)."""
+    key = getattr(exc, "key", None)
+    if key and i18n.has(key):
+        fields = {k: esc(v) for k, v in (getattr(exc, "fields", None) or {}).items()}
+        try:
+            st.error(t(key, **fields))
+            return
+        except (KeyError, IndexError, ValueError):
+            pass
+    st.error(esc(str(exc), limit=600))
+
+
 @contextlib.contextmanager
 def guard() -> Iterator[None]:
     """Show a UserError as a clear message (no traceback); the rest of the page keeps going."""
     try:
         yield
     except UserError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
-# ------------------------------------------------------------------------------------------ view state in the URL
-def _key(name: str, scope: str | None = None) -> str:
-    return f"{scope or st.session_state.get(_PAGE, 'page')}.{name}"
+# ------------------------------------------------------------------------------------------ widgets bound to the URL
+def clean_url_int(key: str, lo: int, hi: int) -> None:
+    """Drop ``?key=`` from the URL when it is not a whole number in [lo, hi], then rerun once.
 
-
-def param(name: str, default: Any, cast: Callable[[str], Any] = str, choices: Sequence | None = None,
-          lo: float | None = None, hi: float | None = None, scope: str | None = None) -> str:
-    """The session-state key for a view widget whose value lives in the URL as ``?name=value``.
-
-    On a page's first run in this session the value comes from the URL (a shared link), else from what this session
-    last chose on this page, else ``default``; invalid or out-of-range URL values fall back to the default. The
-    widget is created with ``key=`` this key (and no value), and the current value is written back to the URL.
+    Streamlit's own binding ignores most invalid values, but an integer number_input fed ``?key=1e400`` (or
+    ``inf``) raises OverflowError while seeding, before any of our code can look at the value.
     """
-    key = _key(name, scope)
-    keep = _KEEP + key
-    if key not in st.session_state:
-        value = st.session_state.get(keep, default)
-        raw = st.query_params.get(name)
-        if raw is not None:
-            try:
-                value = cast(raw)
-            except (TypeError, ValueError):
-                value = default
-        if choices is not None and value not in choices:
-            value = default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                value = default
-        st.session_state[key] = value
-    value = st.session_state[key]
-    st.session_state[keep] = value
-    if str(st.query_params.get(name)) != str(value):
-        st.query_params[name] = str(value)
-    return key
+    raw = st.query_params.get(key)
+    if raw is None or url_int_ok(raw, lo, hi):
+        return
+    try:
+        del st.query_params[key]
+    except Exception:  # already bound to a widget: its value comes from the widget, not this text
+        return
+    st.rerun()
 
 
-def get(name: str, scope: str | None = None) -> Any:
-    return st.session_state.get(_key(name, scope))
+def url_int_ok(raw: str, lo: int, hi: int) -> bool:
+    if not isinstance(raw, str) or len(raw) > 24:
+        return False
+    try:
+        v = float(raw)
+    except ValueError:
+        return False
+    return math.isfinite(v) and lo <= v <= hi
 
 
-def put(name: str, value: Any, scope: str | None = None, in_callback: bool = False) -> None:
-    """Set a view value from code: in a widget callback (``in_callback=True``) or before its widget is drawn.
+def int_input(label: str, lo: int, hi: int, default: int, key: str, **kwargs) -> int:
+    """An integer number_input whose value lives in the URL as ``?key=`` (shared links, Back and Forward)."""
+    clean_url_int(key, lo, hi)
+    return int(st.number_input(label, lo, hi, default, step=1, key=key, bind=BIND, **kwargs))
 
-    A query-param change made inside a callback does not reach the browser's address bar, so there the URL is
-    left to ``param()`` on the rerun that follows (it writes whatever differs).
+
+def url_choice(widget: Callable[..., Any], label: str, options: Sequence[str], key: str, default: str,
+               format_func: Callable[[str], str], **kwargs) -> str:
+    """A radio/selectbox whose option *ids* live in the URL as ``?key=id`` while the options show translated labels.
+
+    Streamlit's ``bind="query-params"`` writes the displayed label into the URL, so a link made in one language
+    would not open in another. Here the URL holds the id: it is read on a page's first run, and on any run where
+    it differs from the widget while the visitor did not just change the widget (Back/Forward, an edited link;
+    no parameter means the default); an id that is not an option is dropped. The widget's value is written back
+    (the default leaves no parameter).
     """
-    key = _key(name, scope)
-    st.session_state[key] = value
-    st.session_state[_KEEP + key] = value
-    if not in_callback:
-        st.query_params[name] = str(value)
+    changed = f"_ui_changed.{key}"
+    raw = st.query_params.get(key)
+    if raw is not None and raw not in options:
+        del st.query_params[key]
+        raw = None
+    if not st.session_state.pop(changed, False):  # the URL decides: a link, Back/Forward, or no parameter
+        want = default if raw is None else raw
+        if st.session_state.get(key) != want:
+            st.session_state[key] = want
+    value = widget(label, list(options), format_func=format_func, key=key,
+                   on_change=lambda: st.session_state.__setitem__(changed, True), **kwargs)
+    if value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
+    return value
+
+
+def keep_in_range(key: str, lo: float, hi: float, reset: float) -> None:
+    """Before drawing a widget whose range depends on the data (a shorter output, another model), move a stored
+    value that no longer fits back to ``reset``."""
+    v = st.session_state.get(key)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and not (lo <= v <= hi):
+        st.session_state[key] = reset
 
 
 # ------------------------------------------------------------------------------------- timing, charts, downloads
@@ -229,9 +308,9 @@ def timing(label: str, ms: float, m: LoadedModel | Sequence[LoadedModel] | None 
     where = ""
     if m is not None:
         ms_list = m if isinstance(m, (list, tuple)) else [m]
-        provs = sorted({_short(x.providers[0]) for x in ms_list if x and x.providers})
-        where = f" on {', '.join(provs)}" if provs else ""
-    note = " (when first computed; this view is cached)" if cached else ""
+        provs = sorted({short(x.providers[0]) for x in ms_list if x and x.providers})
+        where = t("app.timing_on", where=", ".join(provs)) if provs else ""
+    note = t("app.timing_cached") if cached else ""
     st.caption(f":material/timer: {label}: **{ms:.1f} ms**{where}{note}")
 
 
@@ -246,7 +325,7 @@ def fig(builder: Callable[..., Any], *args, **kwargs) -> Any:
     return _cached_fig(name, _digest((args, kwargs)), builder, args, kwargs)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False, max_entries=160)  # bounded: a figure can hold a few hundred kB
 def _cached_fig(name: str, digest: str, _builder: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:
     return _builder(*_args, **_kwargs)  # the figure is shared: st.plotly_chart only reads it
 
@@ -282,18 +361,23 @@ def _feed(h, obj: Any) -> None:
 
 
 def chart(fig, key: str, filename: str | None = None, **kwargs) -> Any:
-    """A Plotly chart whose toolbar saves a PNG (the file named after the chart)."""
+    """A Plotly chart whose toolbar saves a PNG (the file named after the chart, in the visitor's language)."""
     config = {**PLOT_CONFIG, "toImageButtonOptions": {**PLOT_CONFIG["toImageButtonOptions"],
                                                        "filename": filename or key}}
     return st.plotly_chart(fig, key=key, config=config, **kwargs)
 
 
-def table(rows: Sequence[dict], align: dict[str, str] | None = None) -> None:
-    """A small table as Markdown: no pandas/pyarrow import (st.dataframe would add ~70 MB to the server)."""
+def table(rows: Sequence[dict], align: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
+    """A small table as Markdown (no pandas/pyarrow import: st.dataframe would add ~70 MB to the server).
+
+    Cells are escaped: a table may show file names or card values, which are data, not Markdown. ``headers``
+    maps column keys to the (translated) header text.
+    """
     if not rows:
         return
     cols = list(rows[0])
     align = align or {}
+    headers = headers or {}
 
     def cell(v: Any) -> str:
         if isinstance(v, bool):
@@ -302,9 +386,9 @@ def table(rows: Sequence[dict], align: dict[str, str] | None = None) -> None:
             v = f"{v:.4g}"
         elif isinstance(v, int):
             v = f"{v:,}"
-        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+        return esc("" if v is None else v, limit=300)
 
-    head = "| " + " | ".join(cols) + " |"
+    head = "| " + " | ".join(headers.get(c, c) for c in cols) + " |"
     rule = "|" + "|".join({"r": "---:", "c": ":---:"}.get(align.get(c, ""), "---") for c in cols) + "|"
     body = ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in rows]
     st.markdown("\n".join([head, rule, *body]))
@@ -319,14 +403,22 @@ def to_csv(matrix: np.ndarray, row_labels: Sequence[str] | None = None, col_labe
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if col_labels is not None:
-        w.writerow(([corner] if row_labels is not None else []) + [str(c) for c in col_labels])
+        w.writerow(([corner] if row_labels is not None else []) + [_csv_safe(c) for c in col_labels])
     for i, row in enumerate(m):
         cells = [f"{v:.6g}" if isinstance(v, (float, np.floating)) else str(v) for v in row]
-        w.writerow(([str(row_labels[i])] if row_labels is not None else []) + cells)
+        w.writerow(([_csv_safe(row_labels[i])] if row_labels is not None else []) + cells)
     return buf.getvalue()
+
+
+def _csv_safe(label: object) -> str:
+    """A header cell a spreadsheet will not run as a formula (visitor text can start with = + - @)."""
+    s = str(label)
+    risky = s[:1] in ("=", "+", "@", "\t", "\r") or (s[:1] == "-" and len(s) > 1)
+    return "'" + s if risky else s
 
 
 def csv_button(label: str, matrix: np.ndarray, file_name: str, key: str, row_labels: Sequence[str] | None = None,
                col_labels: Sequence[str] | None = None, corner: str = "") -> None:
-    st.download_button(label, to_csv(matrix, row_labels, col_labels, corner), file_name=file_name, mime="text/csv",
-                       key=key, icon=":material/download:")
+    # a callable: the CSV text is built when the visitor clicks, not on every rerun
+    st.download_button(label, lambda: to_csv(matrix, row_labels, col_labels, corner), file_name=file_name,
+                       mime="text/csv", key=key, icon=":material/download:", on_click="ignore")

@@ -1,4 +1,4 @@
-"""What the two date pages share: the cached sequence models, the preset dates, and the input box."""
+"""What the two date pages share: the cached sequence models, the preset dates, the input box and the result row."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import streamlit as st
 import ui
 from core import EXPORTED
 from core.errors import UserError
+from core.figures import confidence_bars
+from core.runtime.dates_check import explain, fmt_p
 from core.runtime.decode import Decoded, SeqModel, decode, make_seq_model
 
+MAX_CHARS = 64  # the box's cap; the tokenizer names the model's own limit (32) for anything longer
 _DAYS = (date(1969, 7, 20), date(2026, 11, 28), date(1999, 12, 31), date(2004, 2, 29), date(1912, 4, 15))
 _PICKS = (  # (format, case): a spread of the formats the models were trained on
     ("d_month_y", "title"), ("month_d_y", "title"), ("weekday_month_d_y", "title"), ("dd.mm.yyyy", "lower"),
@@ -22,10 +25,10 @@ _PICKS = (  # (format, case): a spread of the formats the models were trained on
 
 def presets() -> dict[str, str]:
     """{input text: expected ISO date}: exported/dates_examples.json, else dates rendered by core.data.dates."""
-    return _presets(ui._stamp("dates_examples.json"))
+    return _presets(ui.stamp("dates_examples.json"))
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _presets(stamp: tuple) -> dict[str, str]:
     path = EXPORTED / "dates_examples.json"
     try:
@@ -35,7 +38,7 @@ def _presets(stamp: tuple) -> dict[str, str]:
                if isinstance(e, dict) and ("input" in e or "source" in e) and "target" in e}
         if out:
             return out
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     from core.data.dates import iso, render
 
@@ -48,54 +51,52 @@ def _cached_seq(kind: str, provider: str, stamp: tuple, _enc, _step) -> SeqModel
     return make_seq_model(kind, _enc.card, _enc.run, _step.run, _enc, _step)
 
 
+def _files(kind: str) -> tuple[str, str]:
+    return f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx"
+
+
 def seq_model(kind: str) -> SeqModel | None:
     """The date model ``kind`` ("seq2seq_attention" | "transformer") on the sidebar's provider; None after an error."""
-    files = (f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx")
-    parts = ui.models(*files)
+    parts = ui.models(*_files(kind))
     if parts is None:
         return None
     try:
-        return _cached_seq(kind, ui.provider(), tuple(ui._stamp(f) for f in files), *parts)
+        return _cached_seq(kind, ui.provider(), tuple(ui.stamp(f) for f in _files(kind)), *parts)
     except UserError as exc:
-        st.error(str(exc))
+        ui.show_error(exc)
         return None
 
 
 def decoded(kind: str, model: SeqModel, text: str) -> Decoded:
     """``decode(model, text)``, cached per model file version, provider and text; ``.seconds`` is its wall time."""
-    files = (f"{kind}.encoder.onnx", f"{kind}.decoder_step.onnx")
-    return _decoded(kind, ui.provider(), tuple(ui._stamp(f) for f in files), text, model)
+    return _decoded(kind, ui.provider(), tuple(ui.stamp(f) for f in _files(kind)), text, model)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _decoded(kind: str, provider: str, stamp: tuple, text: str, _model: SeqModel) -> Decoded:
-    return decode(_model, text)  # a TokenizeError (UserError) is raised again on every call: errors are not cached
+    return decode(_model, text)  # read-only; a TokenizeError (UserError) is raised again: errors are not cached
 
 
-def date_input(default: str | None = None) -> str:
-    """A preset picker plus a free-text box; the text lives in the URL as ``?text=``."""
+def date_input() -> str:
+    """A preset picker plus a free-text box; the text lives in the URL as ``?text=``. Returns the stripped text."""
     options = list(presets())
-    default = default or (options[0] if options else "28 November 2026")
-    key = ui.param("text", default, str)
+    default = options[0] if options else "28 November 2026"
 
     def pick() -> None:
-        choice = st.session_state.get(_preset_key())
+        choice = st.session_state.get("preset")
         if choice:
-            ui.put("text", choice, in_callback=True)
+            st.session_state["text"] = choice
 
     c1, c2 = st.columns([1, 1])
-    c1.selectbox("Preset", options, index=None, placeholder="choose a date format…", key=_preset_key(),
+    c1.selectbox(ui.t("seq.preset"), options, index=None, placeholder=ui.t("seq.preset_placeholder"), key="preset",
                  on_change=pick)
-    text = c2.text_input("Date, as a person might write it", key=key, max_chars=64,
-                         help="Letters, digits, space and , - . / — up to 32 characters.")
-    st.caption("Trained on 12 ways of writing a date (the presets), years 1900–2099. Outside those — ISO input, "
-               "the year 2100, another language — the model still answers, confidently and often wrongly: a "
-               "sequence model has no notion of input it was never shown.")
+    text = c2.text_input(ui.t("seq.box"), default, key="text", max_chars=MAX_CHARS, bind=ui.BIND,
+                         help=ui.t("seq.box_help"))
+    st.caption(ui.t("seq.trained_on"))
+    text = (text or "").strip()
+    if not text:
+        st.info(ui.t("seq.empty"), icon=":material/keyboard:")
     return text
-
-
-def _preset_key() -> str:
-    return f"{st.session_state.get('_ui_page', 'page')}.preset"
 
 
 def expected(text: str) -> str | None:
@@ -104,13 +105,24 @@ def expected(text: str) -> str | None:
 
 
 def result_header(d: Decoded, model: SeqModel) -> None:
-    """Output, the expected ISO date where the input is a preset, and the decoding time, in one row."""
+    """The answer — only when it is a real date the model is sure of — the expected ISO date where the input is a
+    preset, the decoding time; otherwise why the output is withheld. Then each character's confidence."""
     want = expected(d.input)
     c1, c2, c3 = st.columns([2, 2, 3])
-    c1.metric("Output", d.output or "∅")
+    c1.metric(ui.t("seq.output"), d.output if d.ok else ui.t("seq.withheld"))
     if want is not None:
-        c2.metric("Expected", want, "correct" if d.output == want else "wrong",
-                  delta_color="green" if d.output == want else "red", delta_arrow="off")
+        ok = d.ok and d.output == want
+        c2.metric(ui.t("seq.expected"), want, ui.t("seq.correct" if ok else "seq.wrong"),
+                  delta_color="green" if ok else "red", delta_arrow="off")
     with c3:
-        ui.timing(f"encoder + {len(d.out_tokens)} decoder steps", d.seconds * 1000, [model.encoder, model.step],
-                  cached=True)
+        ui.timing(ui.t("seq.timing", n=len(d.out_tokens)), d.seconds * 1000, [model.encoder, model.step], cached=True)
+    if not d.ok:
+        key, fields = explain(d.verdict, d.output)
+        st.warning(ui.t("seq.rejected", reason=ui.t(key, **fields), output=d.output or "∅"),
+                   icon=":material/report:")
+    with st.expander(ui.t("seq.confidence", p=fmt_p(d.min_prob), threshold=fmt_p(d.verdict.threshold)),
+                     expanded=not d.ok):
+        st.plotly_chart(ui.fig(confidence_bars, d.out_tokens, d.probs, d.verdict.threshold,
+                               y_title=ui.t("seq.p_axis"), threshold_label=ui.t("seq.threshold")),
+                        key=f"confidence_{model.kind}", config=ui.PLOT_CONFIG)
+        st.caption(ui.t("seq.confidence_caption"))

@@ -50,9 +50,13 @@ def load_reference(file_name: str, root: Path = EXPORTED) -> tuple[dict, dict]:
     return ins, outs
 
 
-def parity(m: LoadedModel, root: Path = EXPORTED, atol: float = 1e-4) -> list[dict]:
-    """Run the stored reference inputs through ORT; max |ORT - PyTorch| for each stored output."""
-    ins, outs = load_reference(m.path.name, root)
+def parity(m: LoadedModel, root: Path = EXPORTED, atol: float = 1e-4, reference_of: str | None = None
+           ) -> list[dict]:
+    """Run the stored reference inputs through ORT; max |ORT - PyTorch| for each stored output.
+
+    ``reference_of`` names the file whose references to use (an int8 twin has none of its own: it is compared with
+    its fp32 source's PyTorch outputs, which measures its drift)."""
+    ins, outs = load_reference(reference_of or m.path.name, root)
     got = m.run(ins, [k for k in outs if k in m.outputs] or None)
     rows = []
     for name, ref in outs.items():
@@ -154,3 +158,23 @@ def snippets(m: LoadedModel) -> dict[str, str]:
 def _cs_ident(name: str) -> str:
     ident = "".join(c if c.isalnum() else "_" for c in name)
     return ident if ident and not ident[0].isdigit() else "_" + ident
+
+
+def flat_metrics(metrics: dict, prefix: str = "", limit: int = 200) -> list[tuple[str, object]]:
+    """A model card's metrics as (dotted name, value) rows: nested sections flattened ("per_format.iso"), short
+    lists written out, long ones summarised by their length, so nothing shows as an unlabelled "{...}"."""
+    rows: list[tuple[str, object]] = []
+    for k, v in metrics.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            rows.extend(flat_metrics(v, name + ".", limit))
+        elif isinstance(v, (list, tuple)):
+            if len(v) <= 12 and all(isinstance(x, (int, float, str, bool)) for x in v):
+                rows.append((name, ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v)))
+            else:
+                rows.append((name, f"[{len(v)} values]"))
+        else:
+            rows.append((name, v))
+        if len(rows) >= limit:
+            break
+    return rows[:limit]

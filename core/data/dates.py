@@ -20,8 +20,8 @@ N_DAYS = (LAST_DAY - FIRST_DAY).days + 1  # 73,049 days
 SPLIT_SEED = 20261128  # fixes which dates are val/test; never changes with the training seed
 VAL_FRACTION = 0.05
 TEST_FRACTION = 0.05
-N_VAL = 1_800  # examples, 150 per format
-N_TEST = 3_000  # examples, 250 per format: enough to resolve 99.5 %, small enough to decode in seconds
+PER_FORMAT_VAL = 150
+PER_FORMAT_TEST = 250  # enough to resolve 99.5 % per format, small enough to decode the split in seconds
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -63,8 +63,14 @@ FORMATS: dict[str, callable] = {
     "dth_of_month_y": lambda d: f"{ordinal(d.day)} of {_month(d)} {d.year}",  # 28th of November 2026
     "month_dth_y": lambda d: f"{_month(d)} {ordinal(d.day)}, {d.year}",  # november 28th, 2026
     "d-mon-y": lambda d: f"{d.day}-{_mon(d)}-{d.year}",  # 28-nov-2026
+    # ISO 8601 itself, and the same order with dots: what many people type first (the first 12 formats' names and
+    # order are unchanged; these two were added later, so per-format figures of older cards stay comparable)
+    "yyyy-mm-dd": lambda d: f"{d.year}-{d.month:02d}-{d.day:02d}",  # 2026-11-28
+    "yyyy.mm.dd": lambda d: f"{d.year}.{d.month:02d}.{d.day:02d}",  # 2026.11.28
 }
 FORMAT_NAMES = list(FORMATS)
+N_VAL = PER_FORMAT_VAL * len(FORMATS)  # 2,100 examples
+N_TEST = PER_FORMAT_TEST * len(FORMATS)  # 3,500 examples
 
 _WORD = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]+")  # a word that starts with a letter (not "th" in "28th")
 
@@ -83,7 +89,7 @@ def iso(d: date) -> str:
     return d.isoformat()  # YYYY-MM-DD
 
 
-NUMERIC = ("dd.mm.yyyy", "yyyy/mm/dd", "mm/dd/yyyy")
+NUMERIC = ("dd.mm.yyyy", "yyyy/mm/dd", "mm/dd/yyyy", "yyyy-mm-dd", "yyyy.mm.dd")
 _LEADING_ZERO = re.compile(r"(?<![0-9])0(?=[1-9](?![0-9]{2}))")  # "01" in "01.02.2026", never in the year
 
 
@@ -166,3 +172,99 @@ def max_source_length() -> int:
 
 def split_dates(examples: list[Example]) -> set[str]:
     return {e.target for e in examples}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inputs the models were never trained on: how well does low confidence predict a wrong answer there?
+# Each group is seeded (the same inputs everywhere); ``target`` is the right ISO date, or None where no date is
+# right (an impossible date: every answer shown is wrong).
+
+PROBE_SEED = 18_000_101
+PROBE_N = 400  # per group
+
+
+@dataclass(frozen=True)
+class Probe:
+    source: str
+    target: str | None
+    group: str
+
+
+@dataclass(frozen=True)
+class _YMD:
+    """A day that may not exist (31 February): what the FORMATS writers read, without a weekday."""
+
+    year: int
+    month: int
+    day: int
+
+
+GERMAN_MONTHS = ["Januar", "Februar", "Maerz", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+                 "November", "Dezember"]  # "März" is written "Maerz": "ä" is outside the vocabulary
+FRENCH_MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
+                 "novembre", "decembre"]  # accents dropped, as above
+_NO_WEEKDAY = [f for f in FORMAT_NAMES if "weekday" not in f and "wkd" not in f]
+
+
+def _in_years(rng: random.Random, first: int, last: int) -> date:
+    lo, hi = date(first, 1, 1).toordinal(), date(last, 12, 31).toordinal()
+    return date.fromordinal(rng.randint(lo, hi))
+
+
+def _trained_format(d, rng: random.Random, formats=None) -> str:
+    fmt = rng.choice(formats or FORMAT_NAMES)
+    return render(d, fmt, rng.choice(CASES), fmt not in NUMERIC or rng.random() < 0.5)
+
+
+def _impossible(rng: random.Random) -> str:
+    y = rng.randint(1900, 2099)
+    if rng.random() < 0.2:  # month 13 in a numeric format
+        m, d = 13, rng.randint(1, 28)
+        return render(_YMD(y, m, d), rng.choice(["dd.mm.yyyy", "yyyy-mm-dd", "yyyy/mm/dd", "yyyy.mm.dd"]), "lower")
+    m = rng.choice([2, 4, 6, 9, 11])
+    if m == 2:
+        d = rng.choice([30, 31] + ([29] * 3 if not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else []))
+    else:
+        d = 31
+    return _trained_format(_YMD(y, m, d), rng, _NO_WEEKDAY)
+
+
+def _known_day(rng: random.Random) -> date:
+    return _day(rng.choice(_splits()["test"]))  # a day the models never saw in training
+
+
+def _probe(group: str, rng: random.Random) -> Probe:
+    if group == "years_1800_1899":
+        d = _in_years(rng, 1800, 1899)
+        return Probe(_trained_format(d, rng), iso(d), group)
+    if group == "years_2100_2199":
+        d = _in_years(rng, 2100, 2199)
+        return Probe(_trained_format(d, rng), iso(d), group)
+    if group == "impossible_dates":
+        return Probe(_impossible(rng), None, group)
+    d = _known_day(rng)
+    if group == "day_first_slashes":  # 28/11/2026; day >= 13 so the day-first reading is the only one
+        d = d.replace(day=rng.randint(13, 28))
+        text = f"{d.day}/{d.month:02d}/{d.year}" if rng.random() < 0.5 else f"{d.day}/{d.month}/{d.year}"
+    elif group == "compact_yyyymmdd":  # 20261128
+        text = f"{d.year}{d.month:02d}{d.day:02d}"
+    elif group == "month_dot_ordinal":  # Nov. 28th, 2026 / Nov. 28 2026
+        text = f"{_mon(d)}. {ordinal(d.day) if rng.random() < 0.5 else d.day}{',' if rng.random() < 0.5 else ''} {d.year}"
+        text = apply_case(text, rng.choice(CASES))
+    elif group == "german_months":  # 28. Dezember 2026
+        text = f"{d.day}. {GERMAN_MONTHS[d.month - 1]} {d.year}"
+    elif group == "french_months":  # 28 decembre 2026
+        text = f"{'1er' if d.day == 1 else d.day} {FRENCH_MONTHS[d.month - 1]} {d.year}"
+    else:
+        raise ValueError(f"unknown probe group {group!r}; choose one of {PROBE_GROUPS}")
+    return Probe(text, iso(d), group)
+
+
+PROBE_GROUPS = ("years_1800_1899", "years_2100_2199", "day_first_slashes", "compact_yyyymmdd", "month_dot_ordinal",
+                "german_months", "french_months", "impossible_dates")
+
+
+def probe_examples(group: str, n: int = PROBE_N) -> list[Probe]:
+    """``n`` seeded inputs of one group (PROBE_GROUPS): never-trained years, formats or impossible dates."""
+    rng = random.Random(f"probe:{PROBE_SEED}:{group}")
+    return [_probe(group, rng) for _ in range(n)]

@@ -23,6 +23,7 @@ import numpy as np
 
 from core import EXPORTED
 from core.errors import UserError
+from core.runtime.dates_check import DEFAULT_THRESHOLD, Verdict, fmt_p, judge, softmax_chosen
 from core.runtime.session import LoadedModel, ModelError, load_model
 from core.tokenizer import Vocab, decode_target, encode_source, pad_batch, token_strings
 
@@ -43,6 +44,17 @@ class Decoded:
     dec_self: np.ndarray | None = None  # transformer: [L, H, T, T], row t over positions <= t, zeros after
     seconds: float = 0.0  # wall time of this input's share of its batch
     out_ids: list[int] = field(default_factory=list)
+    probs: list[float] = field(default_factory=list)  # p(chosen token) at each step, one per out_tokens entry
+    verdict: Verdict | None = None  # whether ``output`` may be shown as an answer (core.runtime.dates_check)
+
+    @property
+    def ok(self) -> bool:
+        """True only for a real calendar date in the trained years that the model is sure of."""
+        return self.verdict is not None and self.verdict.ok
+
+    @property
+    def min_prob(self) -> float:
+        return min(self.probs) if self.probs else float("nan")
 
 
 @dataclass
@@ -57,6 +69,14 @@ class SeqModel:
     cache_shape: tuple[int, int, int, int] | None = None  # transformer: (L, H, d_k, 2)
     encoder: LoadedModel | None = None
     step: LoadedModel | None = None
+
+    @property
+    def threshold(self) -> float:
+        """The low-confidence threshold measured on the validation split at export (the card's
+        ``metrics.confidence.threshold``); DEFAULT_THRESHOLD for a card from before it was measured."""
+        conf = (self.card.get("metrics") or {}).get("confidence") or {}
+        t = conf.get("threshold") if isinstance(conf, dict) else None
+        return float(t) if isinstance(t, (int, float)) and 0.0 <= t <= 1.0 else DEFAULT_THRESHOLD
 
     @property
     def providers(self) -> list[str]:
@@ -91,12 +111,13 @@ def make_seq_model(kind: str, card: dict, run_encoder: Runner, run_step: Runner,
 
 
 def load_seq_model(kind: str, provider: str = "auto", exported_dir: str | os.PathLike = EXPORTED,
-                   verify: bool = True) -> SeqModel:
-    """The two ONNX graphs of ``kind`` checked against the manifest, vocabulary and limits from the card."""
+                   verify: bool = True, threads: int | None = None) -> SeqModel:
+    """The two ONNX graphs of ``kind`` checked against the manifest, vocabulary and limits from the card.
+    ``threads``: ORT intra-op threads (None: ORT's default, one per core)."""
     if kind not in KINDS:
         raise UserError(f"unknown model {kind!r}; choose one of {', '.join(KINDS)}")
-    enc = load_model(f"{kind}.encoder.onnx", provider, exported_dir, verify=verify)
-    step = load_model(f"{kind}.decoder_step.onnx", provider, exported_dir, verify=verify)
+    enc = load_model(f"{kind}.encoder.onnx", provider, exported_dir, verify=verify, threads=threads)
+    step = load_model(f"{kind}.decoder_step.onnx", provider, exported_dir, verify=verify, threads=threads)
     return make_seq_model(kind, enc.card, enc.run, step.run, enc, step)
 
 
@@ -104,8 +125,10 @@ def encode_texts(model: SeqModel, texts: list[str]) -> list[list[int]]:
     return [encode_source(t, model.max_src_len, model.vocab) for t in texts]
 
 
-def _greedy_batch(model: SeqModel, ids: list[list[int]], force: list[list[int]] | None = None) -> list[dict]:
-    """Greedy decoding of one batch of encoded inputs; per input: ids, logits and attention, padding removed.
+def _greedy_batch(model: SeqModel, ids: list[list[int]], force: list[list[int]] | None = None,
+                  maps: bool = True) -> list[dict]:
+    """Greedy decoding of one batch of encoded inputs; per input: ids, logits, the chosen tokens' probabilities
+    and (unless ``maps`` is False) the attention maps, padding removed.
 
     ``force`` (parity checks only): feed these output ids instead of the argmax, so two backends can be compared
     step by step on the same prefix even where an untrained model's top two logits tie.
@@ -152,7 +175,10 @@ def _greedy_batch(model: SeqModel, ids: list[list[int]], force: list[list[int]] 
         T = row.index(v.eos_id) + 1 if v.eos_id in row else len(row)
         n = lengths[b]
         r = {"ids": row[:T], "logits": np.stack([lg[b] for lg in logits[:T]])}  # logits (T, V)
-        if model.kind == "transformer":
+        r["probs"] = softmax_chosen(r["logits"], r["ids"]).tolist()  # (T,)
+        if not maps:
+            pass
+        elif model.kind == "transformer":
             r["cross"] = np.stack([c[:, b, :, :n] for c in crosses[:T]], axis=2)  # (L, H, T, S)
             dec = np.zeros((*selfs[0].shape[:1], selfs[0].shape[2], T, T), dtype=np.float32)  # (L, H, T, T)
             for t in range(T):
@@ -166,14 +192,15 @@ def _greedy_batch(model: SeqModel, ids: list[list[int]], force: list[list[int]] 
 
 
 def decode_ids(model: SeqModel, ids: list[list[int]], batch: int = BATCH,
-               force: list[list[int]] | None = None) -> list[dict]:
+               force: list[list[int]] | None = None, maps: bool = True) -> list[dict]:
     """Greedy decoding of encoded inputs in batches of similar length (order kept); adds per-input seconds."""
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     out: list[dict | None] = [None] * len(ids)
     for start in range(0, len(order), batch):
         chunk = order[start:start + batch]
         t0 = time.perf_counter()
-        res = _greedy_batch(model, [ids[i] for i in chunk], None if force is None else [force[i] for i in chunk])
+        res = _greedy_batch(model, [ids[i] for i in chunk], None if force is None else [force[i] for i in chunk],
+                            maps=maps)
         share = (time.perf_counter() - t0) / len(chunk)
         for i, r in zip(chunk, res):
             r["seconds"] = share
@@ -181,24 +208,41 @@ def decode_ids(model: SeqModel, ids: list[list[int]], batch: int = BATCH,
     return out
 
 
-def greedy_decode(model: SeqModel, texts: list[str], batch: int = BATCH) -> list[Decoded]:
-    """Decode a list of inputs (batched); TokenizeError (a UserError) if any input is unreadable."""
+def greedy_decode(model: SeqModel, texts: list[str], batch: int = BATCH, maps: bool = True,
+                  threshold: float | None = None) -> list[Decoded]:
+    """Decode a list of inputs (batched), each with its verdict; TokenizeError (a UserError) if any input is
+    unreadable. ``maps=False`` skips collecting attention maps (``cross`` is then empty); ``threshold`` overrides
+    the model's low-confidence threshold."""
     ids = encode_texts(model, texts)
-    results = decode_ids(model, ids, batch)
+    results = decode_ids(model, ids, batch, maps=maps)
     v = model.vocab
+    limit = model.threshold if threshold is None else float(threshold)
     decoded = []
     for text, src, r in zip(texts, ids, results):
         out_tokens = token_strings(r["ids"], v)
+        output = decode_target(r["ids"], v)
         decoded.append(Decoded(
-            input=text.strip(), output=decode_target(r["ids"], v),
-            src_tokens=token_strings(src, v), out_tokens=out_tokens, cross=r["cross"],
+            input=text.strip(), output=output,
+            src_tokens=token_strings(src, v), out_tokens=out_tokens, cross=r.get("cross", np.zeros((0, 0), np.float32)),
             enc_self=r.get("enc_self"), dec_self=r.get("dec_self"), seconds=r["seconds"], out_ids=r["ids"],
+            probs=r["probs"], verdict=judge(output, r["probs"], limit, ended=r["ids"][-1:] == [v.eos_id]),
         ))
     return decoded
 
 
 def decode(model: SeqModel, text: str) -> Decoded:
     return greedy_decode(model, [text])[0]
+
+
+def char_confidence(decoded: Decoded) -> list[tuple[str, float]]:
+    """(token, probability the model gave it) per output step, the final <eos> included: what the UI colours."""
+    return list(zip(decoded.out_tokens, decoded.probs))
+
+
+def confidence_line(decoded: Decoded) -> str:
+    """``min p 0.998  per char 2 1 0 0.999993 ... <eos> 1``: the CLI's --confidence text (core.runtime.dates_check.fmt_p)."""
+    cells = " ".join(f"{tok} {fmt_p(p)}" for tok, p in char_confidence(decoded))
+    return f"min p {fmt_p(decoded.min_prob)}  per char {cells}"
 
 
 def mean_cross(decoded: Decoded) -> np.ndarray:

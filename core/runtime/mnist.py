@@ -6,15 +6,14 @@ Images entering a model are float32 (B, 1, 28, 28) in [0, 1] with ink = 1.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from core import EXPORTED
 from core.errors import UserError
-from core.manifest import ArtifactError, check_artifact
+from core.manifest import ArtifactError, excerpt, read_artifact
+from core.runtime.contracts import parse_json, parse_npz, validate_json, validate_npz
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -145,12 +144,8 @@ def blur3(x: np.ndarray) -> np.ndarray:
 
 
 def _load_npz(name: str, exported_dir) -> dict:
-    path = check_artifact(name, exported_dir)
-    try:
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"`{name}` is unreadable ({exc}); rebuild it with: python -m core.train all") from exc
+    """A verified (manifest sha256) and validated (contracts.NPZ_SCHEMAS) npz artifact: {array name: array}."""
+    return validate_npz(name, parse_npz(name, read_artifact(name, exported_dir)))
 
 
 def load_examples(exported_dir: str | os.PathLike = EXPORTED) -> dict:
@@ -169,10 +164,8 @@ def load_timeline(exported_dir: str | os.PathLike = EXPORTED) -> dict:
 
 
 def load_history(name: str, exported_dir: str | os.PathLike = EXPORTED) -> dict:
-    """exported/history/<name>.json: {'model': ..., 'epochs': [{'epoch': 1, ...}, ...]}."""
+    """exported/history/<name>.json: {'model': ..., 'epochs': [{'epoch': 1, ...}, ...]}, checked by schema."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ArtifactError(f"There is no history for {excerpt(name)}.")
     rel = f"history/{name}.json"
-    path = check_artifact(rel, exported_dir)
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"`{rel}` is unreadable ({exc}); rebuild it with: python -m core.train {name}") from exc
+    return validate_json(rel, parse_json(rel, read_artifact(rel, exported_dir)))

@@ -11,7 +11,8 @@ import numpy as np
 import onnxruntime as ort
 
 from core import EXPORTED
-from core.manifest import ArtifactError, check_artifact
+from core.manifest import ArtifactError, read_artifact, rebuild_command
+from core.runtime.contracts import check_onnx
 
 PROVIDER_CHOICES = ("auto", "cuda", "cpu")
 _CUDA = "CUDAExecutionProvider"
@@ -70,17 +71,17 @@ def provider_list(requested: str) -> tuple[list[str], str | None]:
 
 
 def read_card(session: ort.InferenceSession) -> dict:
-    raw = session.get_modelmeta().custom_metadata_map.get("model_card")
-    if not raw:
+    try:  # metadata that is not UTF-8 raises UnicodeDecodeError on access
+        raw = session.get_modelmeta().custom_metadata_map.get("model_card")
+        card = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
         return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return {}
+    return card if isinstance(card, dict) else {}
 
 
-def open_session(path: str | os.PathLike, provider: str = "auto", threads: int | None = None) -> LoadedModel:
-    """Open any ONNX file (no manifest check)."""
+def open_session(path: str | os.PathLike, provider: str = "auto", threads: int | None = None,
+                 data: bytes | None = None) -> LoadedModel:
+    """Open any ONNX file (no manifest or contract check); ``data``: its bytes, already read and verified."""
     path = Path(path)
     providers, note = provider_list(provider)
     opts = ort.SessionOptions()
@@ -88,25 +89,45 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
     if threads:
         opts.intra_op_num_threads = threads
     try:
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        sess = ort.InferenceSession(data if data is not None else str(path), sess_options=opts, providers=providers)
     except Exception as exc:
         raise ModelError(
-            f"`{path.name}` could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200]})"
+            f"{path.name} could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__})"
         ) from exc
     used = sess.get_providers()
     if provider == "cuda" and note is None and (not used or used[0] != _CUDA):
         note = f"CUDA was requested, but onnxruntime fell back to {', '.join(used)}."
+    try:
+        inputs, outputs = [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
+    except ValueError as exc:  # names that are not UTF-8 (a damaged file onnxruntime still parsed)
+        raise ModelError(f"{path.name} could not be loaded: its input or output names are unreadable") from exc
     return LoadedModel(
         name=path.name, path=path, session=sess, card=read_card(sess), requested=provider, providers=used,
-        note=note, inputs=[i.name for i in sess.get_inputs()], outputs=[o.name for o in sess.get_outputs()],
+        note=note, inputs=inputs, outputs=outputs,
     )
 
 
 def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLike = EXPORTED,
                verify: bool = True, threads: int | None = None) -> LoadedModel:
-    """Open ``exported/<name>`` after checking it against the manifest (ModelError names the rebuild command)."""
+    """Open ``exported/<name>`` after checking it against the manifest (size, sha256), then its inputs, outputs and
+    shapes against the dashboard's contract (core.runtime.contracts) and its own model card.
+
+    ModelError (an ArtifactError) names the rebuild command. The bytes hashed are the bytes loaded, so a switch
+    of the set between the check and the load cannot slip a different file in.
+    """
     try:
-        path = check_artifact(name, exported_dir) if verify else Path(exported_dir) / name
+        data = read_artifact(name, exported_dir) if verify else None
+        loaded = open_session(Path(exported_dir) / name, provider, threads=threads, data=data)
+        try:
+            raw = loaded.session.get_modelmeta().custom_metadata_map.get("model_card")
+        except ValueError:  # not UTF-8
+            raw = "unreadable"
+        if raw and not loaded.card:
+            raise ArtifactError(f"{name} has a model card that is not readable JSON. Rebuild it with: "
+                                f"{rebuild_command(name)}")
+        check_onnx(name, loaded.session, loaded.card)
+    except ModelError:
+        raise
     except ArtifactError as exc:
         raise ModelError(str(exc)) from exc
-    return open_session(path, provider, threads=threads)
+    return loaded

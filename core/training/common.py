@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import sys
@@ -86,8 +87,25 @@ def _plain(v):
     if isinstance(v, (np.floating, np.integer)):
         v = v.item()
     if isinstance(v, float):
-        return round(v, 6)
+        return round(v, 6) if math.isfinite(v) else None  # JSON has no NaN; a diverged metric is "no value"
     return v
+
+
+def run_history(opts: TrainOptions, model: str) -> Path:
+    """Where a run logs its per-epoch history: runs/<model>/history.json (copied into the export at commit, so a
+    killed training run never touches the exported set)."""
+    return Path(opts.runs) / model / "history.json"
+
+
+def stage_run_files(stage: Path, opts: TrainOptions, model: str, extra: dict[str, str] | None = None) -> None:
+    """Copy this model's run files into an export stage: runs/<model>/history.json -> history/<model>.json, and
+    ``extra`` {run file: exported name}. A file the run does not have (--export-only from an older run) keeps the
+    stage's copy, i.e. what was exported before."""
+    files = {"history.json": f"history/{model}.json", **(extra or {})}
+    for src, dst in files.items():
+        path = Path(opts.runs) / model / src
+        if path.is_file():
+            atomic_write_bytes(Path(stage) / dst, path.read_bytes())
 
 
 def save_checkpoint(path: str | os.PathLike, **state) -> Path:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from core.atomic import atomic_save_npz
 from core.data.mnist import MnistError, load_mnist
-from core.export import base_card, export_onnx, finish, save_reference, stamp_card, validate_onnx
+from core.export import base_card, export_onnx, save_reference, stamp_card, validate_onnx
 from core.models.autoencoder import Autoencoder, AutoencoderConfig
 from core.models.autoencoder_2d import Autoencoder2D, Autoencoder2DConfig
 from core.models.classifier import Classifier, ClassifierConfig
@@ -29,8 +29,10 @@ from core.models.gan import Discriminator, DiscriminatorUnit, GanConfig, Generat
 from core.runtime import mnist as rt
 from core.runtime.session import open_session
 from core.training.common import (
-    History, TrainError, TrainOptions, load_checkpoint, progress, resolve_device, save_checkpoint, set_seed,
+    History, TrainError, TrainOptions, load_checkpoint, progress, resolve_device, run_history, save_checkpoint,
+    set_seed, stage_run_files,
 )
+from core.transaction import export_transaction
 
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # the validation split is the same whatever --seed says, so the figures stay comparable
@@ -209,7 +211,7 @@ def train_classifier(opts: TrainOptions) -> dict:
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         steps = tc.epochs * math.ceil(len(data.x_train) / tc.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.2)
-        hist = History(out / "history" / "classifier.json",
+        hist = History(run_history(opts, "classifier"),
                        {"model": "classifier", "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
         best = -1.0
         for epoch in progress(range(1, tc.epochs + 1), "classifier", quiet=opts.quiet):
@@ -237,25 +239,26 @@ def train_classifier(opts: TrainOptions) -> dict:
     model = Classifier(config)
     model.load_state_dict(state["model"])
     model.eval()
-    write_shared(out, data)
+    with export_transaction(opts.out) as out:  # all or nothing: a killed run leaves opts.out as it was
+        write_shared(out, data)
 
-    path = out / "classifier.onnx"
-    card = common_card("classifier", model, config, data, opts, tc.epochs,
-                       summary="CNN digit recogniser; features = penultimate layer (classifier-FID)",
-                       training=asdict(tc) | {"augmentation": f"random whole-pixel shifts up to ±{tc.max_shift} px",
-                                               "selected_epoch": state["epoch"], "optimizer": "AdamW + OneCycle"},
-                       differences_from_source="not in the source text: added as the judge of GAN quality",
-                       input_shapes={"image": ["B", 1, 28, 28]},
-                       output_shapes={"logits": ["B", 10], "features": ["B", config.n_features]})
-    diff = export_checked(model, rand_images(2), path, "image", ["logits", "features"], card, rand_images)
-    sess = open_session(path, "cpu")
-    logits, _ = rt.classify(sess, data.x_test)
-    acc = float((logits.argmax(1) == data.y_test).mean())
-    metrics = {"test_accuracy": round(acc, 5), "val_accuracy": round(float(state["val_accuracy"]), 5),
-               "n_test": int(len(data.y_test))}
-    stamp_card(path, {"metrics": metrics, "onnx_max_abs_diff": diff})
-    reference(out, "classifier", model, "image", torch.from_numpy(data.x_test[:8]), ["logits", "features"])
-    finish(out)
+        path = out / "classifier.onnx"
+        card = common_card("classifier", model, config, data, opts, tc.epochs,
+                           summary="CNN digit recogniser; features = penultimate layer (classifier-FID)",
+                           training=asdict(tc) | {"augmentation": f"random whole-pixel shifts up to ±{tc.max_shift} px",
+                                                   "selected_epoch": state["epoch"], "optimizer": "AdamW + OneCycle"},
+                           differences_from_source="not in the source text: added as the judge of GAN quality",
+                           input_shapes={"image": ["B", 1, 28, 28]},
+                           output_shapes={"logits": ["B", 10], "features": ["B", config.n_features]})
+        diff = export_checked(model, rand_images(2), path, "image", ["logits", "features"], card, rand_images)
+        sess = open_session(path, "cpu")
+        logits, _ = rt.classify(sess, data.x_test)
+        acc = float((logits.argmax(1) == data.y_test).mean())
+        metrics = {"test_accuracy": round(acc, 5), "val_accuracy": round(float(state["val_accuracy"]), 5),
+                   "n_test": int(len(data.y_test))}
+        stamp_card(path, {"metrics": metrics, "onnx_max_abs_diff": diff})
+        reference(out, "classifier", model, "image", torch.from_numpy(data.x_test[:8]), ["logits", "features"])
+        stage_run_files(out, opts, "classifier")
     return metrics
 
 
@@ -313,7 +316,7 @@ def train_autoencoder_family(name: str, opts: TrainOptions) -> dict:
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         steps = tc.epochs * math.ceil(len(data.x_train) / tc.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.05)
-        hist = History(out / "history" / f"{name}.json",
+        hist = History(run_history(opts, name),
                        {"model": name, "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
         best = math.inf
         for epoch in progress(range(1, tc.epochs + 1), name, quiet=opts.quiet):
@@ -341,38 +344,39 @@ def train_autoencoder_family(name: str, opts: TrainOptions) -> dict:
     model = cls(config)
     model.load_state_dict(state["model"])
     model.eval()
-    write_shared(out, data)
+    with export_transaction(opts.out) as out:  # all or nothing: a killed run leaves opts.out as it was
+        write_shared(out, data)
 
-    k = config.latent_dim
-    card_extra = dict(
-        training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "MSE", "optimizer": "AdamW + OneCycle"},
-        differences_from_source=AE_DIFFERENCES[name], latent_dim=k,
-    )
-    enc_path, dec_path = out / f"{name}.encoder.onnx", out / f"{name}.decoder.onnx"
-    enc_card = common_card(f"{name}.encoder", model.encoder, config, data, opts, tc.epochs,
-                           summary=f"encoder: image -> z ({k}-D)", input_shapes={"image": ["B", 1, 28, 28]},
-                           output_shapes={"z": ["B", k]}, **card_extra)
-    dec_card = common_card(f"{name}.decoder", model.decoder, config, data, opts, tc.epochs,
-                           summary=f"decoder: z ({k}-D) -> image", input_shapes={"z": ["B", k]},
-                           output_shapes={"image": ["B", 1, 28, 28]}, **card_extra)
-    d1 = export_checked(model.encoder, rand_images(2), enc_path, "image", ["z"], enc_card, rand_images)
-    d2 = export_checked(model.decoder, rand_z(k)(2), dec_path, "z", ["image"], dec_card, rand_z(k))
+        k = config.latent_dim
+        card_extra = dict(
+            training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "MSE", "optimizer": "AdamW + OneCycle"},
+            differences_from_source=AE_DIFFERENCES[name], latent_dim=k,
+        )
+        enc_path, dec_path = out / f"{name}.encoder.onnx", out / f"{name}.decoder.onnx"
+        enc_card = common_card(f"{name}.encoder", model.encoder, config, data, opts, tc.epochs,
+                               summary=f"encoder: image -> z ({k}-D)", input_shapes={"image": ["B", 1, 28, 28]},
+                               output_shapes={"z": ["B", k]}, **card_extra)
+        dec_card = common_card(f"{name}.decoder", model.decoder, config, data, opts, tc.epochs,
+                               summary=f"decoder: z ({k}-D) -> image", input_shapes={"z": ["B", k]},
+                               output_shapes={"image": ["B", 1, 28, 28]}, **card_extra)
+        d1 = export_checked(model.encoder, rand_images(2), enc_path, "image", ["z"], enc_card, rand_images)
+        d2 = export_checked(model.decoder, rand_z(k)(2), dec_path, "z", ["image"], dec_card, rand_z(k))
 
-    enc, dec = open_session(enc_path, "cpu"), open_session(dec_path, "cpu")
-    _, rec = rt.reconstruct(enc, dec, data.x_test)
-    test_mse = float(rt.mse_per_image(data.x_test, rec).mean())
-    pca = rt.fit_pca(data.x_train.numpy(), k)
-    pca_mse = float(rt.mse_per_image(data.x_test, rt.pca_reconstruct(pca, data.x_test)).mean())
-    metrics = {"test_mse": round(test_mse, 6), f"pca_mse": round(pca_mse, 6), "pca_components": k,
-               "val_mse": round(float(state["val_mse"]), 6), "n_test": int(len(data.y_test))}
-    stamp_card(enc_path, {"metrics": metrics, "onnx_max_abs_diff": d1})
-    stamp_card(dec_path, {"metrics": metrics, "onnx_max_abs_diff": d2})
-    x_ref = torch.from_numpy(data.x_test[:8])
-    reference(out, f"{name}.encoder", model.encoder, "image", x_ref, ["z"])
-    with torch.no_grad():
-        z_ref = model.encoder(x_ref)
-    reference(out, f"{name}.decoder", model.decoder, "z", z_ref, ["image"])
-    finish(out)
+        enc, dec = open_session(enc_path, "cpu"), open_session(dec_path, "cpu")
+        _, rec = rt.reconstruct(enc, dec, data.x_test)
+        test_mse = float(rt.mse_per_image(data.x_test, rec).mean())
+        pca = rt.fit_pca(data.x_train.numpy(), k)
+        pca_mse = float(rt.mse_per_image(data.x_test, rt.pca_reconstruct(pca, data.x_test)).mean())
+        metrics = {"test_mse": round(test_mse, 6), f"pca_mse": round(pca_mse, 6), "pca_components": k,
+                   "val_mse": round(float(state["val_mse"]), 6), "n_test": int(len(data.y_test))}
+        stamp_card(enc_path, {"metrics": metrics, "onnx_max_abs_diff": d1})
+        stamp_card(dec_path, {"metrics": metrics, "onnx_max_abs_diff": d2})
+        x_ref = torch.from_numpy(data.x_test[:8])
+        reference(out, f"{name}.encoder", model.encoder, "image", x_ref, ["z"])
+        with torch.no_grad():
+            z_ref = model.encoder(x_ref)
+        reference(out, f"{name}.decoder", model.decoder, "z", z_ref, ["image"])
+        stage_run_files(out, opts, name)
     return metrics
 
 
@@ -488,7 +492,7 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
         G_ema = copy.deepcopy(G).eval()
         opt_g = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=tc.betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=tc.betas)
-        hist = History(out / "history" / "gan.json",
+        hist = History(run_history(opts, "gan"),
                        {"model": "gan", "config": asdict(config), "train": asdict(tc), "seed": opts.seed})
         val_feats = rt.classify(clf, data.x_val.numpy())[1]
         fid_noise = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED + 1, tc.fid_samples, config.z_dim))
@@ -565,36 +569,37 @@ def train_gan(opts: TrainOptions, config: GanConfig | None = None, tc: GanTrain 
                                     max_class_val=row["max_class_val"], coach_val_accuracy=coach_acc)
                     G_ema.to(device), D.to(device)
             hist.log(**row)
-            atomic_save_npz(out / "gan_timeline.npz", images=np.stack(timeline),
+            atomic_save_npz(run_dir(opts, "gan") / "gan_timeline.npz", images=np.stack(timeline),
                             epochs=np.arange(1, len(timeline) + 1, dtype=np.int64))
     state = load_checkpoint(ckpt)
     G, D = Generator(config), Discriminator(config)
     G.load_state_dict(state["G"])
     D.load_state_dict(state["D"])
     g_unit, d_unit = GeneratorUnit(G).eval(), DiscriminatorUnit(D.eval().fold_spectral_norm()).eval()
-    write_shared(out, data)
+    with export_transaction(opts.out) as out:  # all or nothing: a killed run leaves opts.out as it was
+        write_shared(out, data)
 
-    g_path, d_path = out / "gan.generator.onnx", out / "gan.discriminator.onnx"
-    coach = {"config": asdict(COACH_CONFIG), "val_accuracy": round(float(state.get("coach_val_accuracy", math.nan)), 5)}
-    extra = dict(training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "non-saturating BCE", "coach": coach},
-                 differences_from_source=GAN_DIFFERENCES)
-    g_card = common_card("gan.generator", g_unit, config, data, opts, tc.epochs,
-                         summary="generator: z ~ N(0, I) (100-D) -> image in [0, 1]",
-                         input_shapes={"z": ["B", config.z_dim]}, output_shapes={"image": ["B", 1, 28, 28]}, **extra)
-    d_card = common_card("gan.discriminator", d_unit, config, data, opts, tc.epochs,
-                         summary="discriminator: image in [0, 1] -> logit (real > 0)",
-                         input_shapes={"image": ["B", 1, 28, 28]}, output_shapes={"logit": ["B", 1]}, **extra)
-    d1 = export_checked(g_unit, rand_z(config.z_dim)(2), g_path, "z", ["image"], g_card, rand_z(config.z_dim))
-    d2 = export_checked(d_unit, rand_images(2), d_path, "image", ["logit"], d_card, rand_images)
+        g_path, d_path = out / "gan.generator.onnx", out / "gan.discriminator.onnx"
+        coach = {"config": asdict(COACH_CONFIG), "val_accuracy": round(float(state.get("coach_val_accuracy", math.nan)), 5)}
+        extra = dict(training=asdict(tc) | {"selected_epoch": state["epoch"], "loss": "non-saturating BCE", "coach": coach},
+                     differences_from_source=GAN_DIFFERENCES)
+        g_card = common_card("gan.generator", g_unit, config, data, opts, tc.epochs,
+                             summary="generator: z ~ N(0, I) (100-D) -> image in [0, 1]",
+                             input_shapes={"z": ["B", config.z_dim]}, output_shapes={"image": ["B", 1, 28, 28]}, **extra)
+        d_card = common_card("gan.discriminator", d_unit, config, data, opts, tc.epochs,
+                             summary="discriminator: image in [0, 1] -> logit (real > 0)",
+                             input_shapes={"image": ["B", 1, 28, 28]}, output_shapes={"logit": ["B", 1]}, **extra)
+        d1 = export_checked(g_unit, rand_z(config.z_dim)(2), g_path, "z", ["image"], g_card, rand_z(config.z_dim))
+        d2 = export_checked(d_unit, rand_images(2), d_path, "image", ["logit"], d_card, rand_images)
 
-    metrics = gan_metrics(open_session(g_path, "cpu"), clf, data.x_test, config.z_dim)
-    metrics["fid_val"] = round(float(state["fid_val"]), 3)
-    stamp_card(g_path, {"metrics": metrics, "onnx_max_abs_diff": d1})
-    stamp_card(d_path, {"metrics": metrics, "onnx_max_abs_diff": d2})
-    z_ref = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED, 8, config.z_dim))
-    reference(out, "gan.generator", g_unit, "z", z_ref, ["image"])
-    reference(out, "gan.discriminator", d_unit, "image", torch.from_numpy(data.x_test[:8]), ["logit"])
-    finish(out)
+        metrics = gan_metrics(open_session(g_path, "cpu"), clf, data.x_test, config.z_dim)
+        metrics["fid_val"] = round(float(state["fid_val"]), 3)
+        stamp_card(g_path, {"metrics": metrics, "onnx_max_abs_diff": d1})
+        stamp_card(d_path, {"metrics": metrics, "onnx_max_abs_diff": d2})
+        z_ref = torch.from_numpy(rt.gan_noise(GAN_EVAL_SEED, 8, config.z_dim))
+        reference(out, "gan.generator", g_unit, "z", z_ref, ["image"])
+        reference(out, "gan.discriminator", d_unit, "image", torch.from_numpy(data.x_test[:8]), ["logit"])
+        stage_run_files(out, opts, "gan", {"gan_timeline.npz": "gan_timeline.npz"})
     return {k: metrics[k] for k in ("fid_test", "fid_real_floor", "fid_blur", "max_class_fraction")}
 
 

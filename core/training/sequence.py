@@ -11,6 +11,7 @@ match and the attention maps agree within 1e-4. Exact-match accuracy (overall an
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from core.export import (
 )
 from core.models import seq2seq_attention as s2s
 from core.models import transformer as tfm
+from core.runtime import confidence
 from core.runtime.decode import decode_ids, make_seq_model
 from core.runtime.session import open_session
 from core.tokenizer import (
@@ -55,7 +57,9 @@ from core.training.common import (
     resolve_device,
     save_checkpoint,
     set_seed,
+    stage_run_files,
 )
+from core.transaction import export_transaction
 
 PARITY_ATOL = 1e-4
 
@@ -195,12 +199,20 @@ def exact_match(seq_model, examples: list[dates.Example]) -> tuple[float, dict[s
 # Training
 
 
+def _threads() -> int:
+    """OMP_NUM_THREADS when set (a shared machine: `OMP_NUM_THREADS=1`), else every core up to 8."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return cpu_threads()
+
+
 def train(kind: str, opts: TrainOptions) -> dict:
     device = resolve_device(opts.device)
     tc = TRAIN_CONFIGS[kind]
     if opts.epochs is not None:
         tc = replace(tc, epochs=opts.epochs)
-    torch.set_num_threads(cpu_threads())
+    torch.set_num_threads(_threads())
     set_seed(opts.seed)
     model, cfg = build_model(kind)
     model.to(device)
@@ -210,7 +222,9 @@ def train(kind: str, opts: TrainOptions) -> dict:
     optim = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / tc.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    history = History(Path(opts.out) / "history" / f"{kind}.json", meta={
+    # the per-epoch history lives beside the checkpoint while training; the export copies it into its folder, so
+    # a training run never touches the exported set
+    history = History(run_dir / "history.json", meta={
         "model": kind, "seed": opts.seed, "train_config": asdict(tc), "model_config": asdict(cfg),
         "device": str(device), "metric": "val exact match (greedy, PyTorch)",
         "data": {"val_examples": dates.N_VAL, "formats": dates.FORMAT_NAMES},
@@ -361,6 +375,17 @@ def compare_decodes(a: list[dict], b: list[dict]) -> dict:
     return {"examples": len(a), "same_tokens": same, "max_attention_abs_diff": worst}
 
 
+def preset_examples(tests: list[dates.Example]) -> list[dates.Example]:
+    """The first test example of each format (ISO 8601 first, written with its leading zeros, as ISO is)."""
+    order = ["yyyy-mm-dd", *(f for f in dates.FORMAT_NAMES if f != "yyyy-mm-dd")]
+    picks = []
+    for fmt in order:
+        pool = [e for e in tests if e.fmt == fmt and (e.padded or fmt != "yyyy-mm-dd")]
+        if pool:
+            picks.append(pool[0])
+    return picks
+
+
 def data_card() -> dict:
     split = dates.split_days()
     digest = sha256_bytes(repr({k: v for k, v in split.items()}).encode())
@@ -376,7 +401,10 @@ def data_card() -> dict:
 def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | None = None, cfg=None,
                      meta: dict | None = None, n_test: int = dates.N_TEST, do_finish: bool = True,
                      require_parity: bool = True) -> dict:
-    """Export both graphs, decode the test split through ORT and PyTorch, write the cards and references."""
+    """Export both graphs, decode the test split through ORT and PyTorch, measure confidence, write the cards,
+    references, history copy and (transformer) the preset examples. Writes only under ``opts.out``, so an export
+    transaction's staging folder can be passed as ``out`` (with ``do_finish=False``: the transaction writes the
+    manifest)."""
     out = Path(opts.out)
     meta = meta or {}
     if model is None:
@@ -415,7 +443,10 @@ def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | Non
         raise ExportError(f"{kind}: ORT and PyTorch greedy decoding disagree on the test split: {parity}")
     metrics = {"test_exact_match": acc, "test_exact_match_per_format": per_format,
                "test_exact_match_pytorch": torch_acc, "test_examples": len(tests),
-               "ort_decode_seconds_test_split": round(ort_seconds, 3)}
+               "ort_decode_seconds_test_split": round(ort_seconds, 3),
+               # the low-confidence threshold (validation split) and how well it flags wrong answers on inputs
+               # never trained on, measured through ORT: what the CLI and the dashboard read
+               "confidence": confidence.measure(ort_model)}
     updates = {"metrics": metrics, "parity": {**parity, **ex["checks"]}}
     for p in (enc_path, step_path):
         stamp_card(p, updates)
@@ -430,11 +461,14 @@ def export_and_check(kind: str, opts: TrainOptions, model: torch.nn.Module | Non
             res = mod(*ins)
         save_reference(out / "reference" / f"{path.stem}.npz",
                        {n: t.numpy() for n, t in zip(names, ins)}, {n: t.numpy() for n, t in zip(outs, res)})
+    history = Path(opts.runs) / kind / "history.json"
+    if history.is_file():  # the training run's history, beside the checkpoint it describes
+        atomic_write_bytes(out / "history" / f"{kind}.json", history.read_bytes())
     if kind == "transformer":
         atomic_write_json(out / "dates_examples.json", {
-            "note": "test-split inputs (dates never seen in training), one per format",
+            "note": "test-split inputs (dates never seen in training), one per format; ISO 8601 first",
             "examples": [{"source": e.source, "target": e.target, "format": e.fmt, "case": e.case}
-                         for e in tests[:len(dates.FORMATS)]],
+                         for e in preset_examples(tests)],
         })
     if do_finish:
         finish(out)
@@ -447,7 +481,9 @@ def _trainer(kind: str):
         out = {}
         if not opts.export_only:
             out.update(train(kind, opts))
-        out.update(export_and_check(kind, opts))
+        with export_transaction(opts.out) as stage:  # all or nothing: a killed run leaves opts.out as it was
+            out.update(export_and_check(kind, replace(opts, out=stage), do_finish=False))
+            stage_run_files(stage, opts, kind)
         return out
 
     run.__name__ = f"train_{kind}"
