@@ -36,6 +36,11 @@ ONNX_CONTRACTS: dict[str, dict[str, dict[str, tuple[str, list]]]] = {
                         "outputs": {"logits": ("float32", ["B", 10]), "features": ("float32", ["B", "F"])}},
     "gan.generator.onnx": {"inputs": {"z": ("float32", ["B", 100])}, "outputs": {"image": IMAGE}},
     "gan.discriminator.onnx": {"inputs": {"image": IMAGE}, "outputs": {"logit": ("float32", ["B", 1])}},
+    "dcgan.generator.onnx": {"inputs": {"z": ("float32", ["B", 100])}, "outputs": {"image": IMAGE}},
+    "dcgan.discriminator.onnx": {"inputs": {"image": IMAGE}, "outputs": {"logit": ("float32", ["B", 1])}},
+    "fid_features.onnx": {"inputs": {"image": IMAGE},
+                          "outputs": {"logits": ("float32", ["B", 10]), "features": ("float32", ["B", "F"]),
+                                      "strokes": ("float32", ["B", "S"])}},
     "transformer.encoder.onnx": {
         "inputs": {"src": ("int64", ["B", "S"])},
         "outputs": {"memory": ("float32", ["B", "S", "D"]), "enc_self_attn": ("float32", ["L", "B", "H", "S", "S"])}},
@@ -62,8 +67,9 @@ NPZ_SCHEMAS: dict[str, dict[str, tuple[str, list]]] = {
     "pca.npz": {"mean": ("float32", [784]), "components": ("float32", ["K", 784]),
                 "components_2": ("float32", [2, 784])},
     "gan_timeline.npz": {"images": ("uint8", ["E", "M", 28, 28]), "epochs": ("int64", ["E"])},
+    "dcgan_timeline.npz": {"images": ("uint8", ["E", "M", 28, 28]), "epochs": ("int64", ["E"])},
 }
-HISTORY_ROW_KEYS = {"gan": ("loss_d", "loss_g")}  # what a page plots, beyond "epoch"
+HISTORY_ROW_KEYS = {"gan": ("loss_d", "loss_g"), "dcgan": ("loss_d", "loss_g")}  # what a page plots, beyond "epoch"
 
 MAX_NPZ_MEMBERS = 64
 MAX_NPZ_BYTES = 256 << 20  # uncompressed; the largest committed file holds 3.5 MB
@@ -270,7 +276,7 @@ def validate_npz(name: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarr
         _check_arrays(name, arrays, NPZ_SCHEMAS[name])
         if name == "examples.npz" and (arrays["labels"].min() < 0 or arrays["labels"].max() > 9):
             raise _fail(name, "its labels are not all digits 0-9")
-        if name == "gan_timeline.npz":
+        if name in ("gan_timeline.npz", "dcgan_timeline.npz"):
             e = arrays["epochs"]
             if e[0] < 1 or (len(e) > 1 and not (np.diff(e) > 0).all()):
                 raise _fail(name, "its epochs are not increasing from 1")

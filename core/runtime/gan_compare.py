@@ -12,14 +12,14 @@ The text's GAN (gan.*.onnx: dense G) and the DCGAN (dcgan.*.onnx: convolutional 
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from core import EXPORTED
-from core.manifest import ArtifactError, check_artifact
+from core.manifest import ArtifactError, read_artifact
 from core.runtime import mnist as rt
+from core.runtime.contracts import parse_json, parse_npz, validate_npz
 
 MODELS = ("gan", "dcgan")  # the text's GAN first
 TITLES = {"gan": "the text's GAN (dense G)", "dcgan": "DCGAN (convolutional G)"}
@@ -122,11 +122,12 @@ def verdict_summary(discriminators: dict, generators: dict, real: np.ndarray, n:
 def load_quality(exported_dir: str | os.PathLike = EXPORTED) -> dict:
     """dcgan_quality.json: {'rows': {'real', 'blurred', 'gan', 'dcgan': {fid, kid_x1000, precision, recall, ...}},
     'n', 'noise_seed', ...}; 'real' is the real-vs-real floor."""
-    path = check_artifact(QUALITY_FILE, exported_dir)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"`{QUALITY_FILE}` is unreadable ({exc}); rebuild it with: python -m core.train dcgan") from exc
+    table = parse_json(QUALITY_FILE, read_artifact(QUALITY_FILE, exported_dir))  # sha256 checked against the manifest
+    rows = table.get("rows") if isinstance(table, dict) else None
+    if not isinstance(rows, dict) or not all(isinstance(rows.get(k), dict) and isinstance(rows[k].get("fid"), float)
+                                             for k in ("real", "blurred")):
+        raise ArtifactError(f"`{QUALITY_FILE}` is not a quality table; rebuild it with: python -m core.train dcgan")
+    return table
 
 
 def quality_rows(table: dict) -> list[dict]:
@@ -141,9 +142,7 @@ def load_timelines(exported_dir: str | os.PathLike = EXPORTED) -> dict[str, dict
     files = {"gan": "gan_timeline.npz", "dcgan": "dcgan_timeline.npz"}
     out = {}
     for m, name in files.items():
-        path = check_artifact(name, exported_dir)
-        with np.load(path) as f:
-            out[m] = {"images": f["images"], "epochs": f["epochs"]}
+        out[m] = validate_npz(name, parse_npz(name, read_artifact(name, exported_dir)))
     return out
 
 

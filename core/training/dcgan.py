@@ -5,19 +5,17 @@
 
 Both reuse the MNIST trainers' pieces (data and split, batches, export with ORT-vs-PyTorch validation, cards,
 references, BatchNorm recalibration of the averaged G). A run logs per epoch into runs/<model>/ (history.json,
-and for the DCGAN timeline.npz); the export phase (export_* functions) writes only under the folder it is given.
+and for the DCGAN timeline.npz); the export phase (export_* functions) writes only under the folder it is given,
+the stage of core.transaction.export_transaction: the whole set is switched in at once, or not at all.
 Labels never reach the DCGAN: not its loss, not its epoch choice (the last epoch is exported). The judge
 (classifier.onnx) and the extractor only measure.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import json
 import math
 import os
-import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -27,15 +25,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.atomic import atomic_save_npz, atomic_write_json
-from core.export import finish, stamp_card
+from core.export import stamp_card
 from core.models.dcgan import DcganConfig, Discriminator, DiscriminatorUnit, Generator, GeneratorUnit
 from core.models.fid_features import FidFeatures, FidFeaturesConfig
 from core.runtime import mnist as rt
 from core.runtime import quality as q
 from core.runtime.session import open_session
 from core.training.common import (
-    History, TrainError, TrainOptions, load_checkpoint, progress, resolve_device, save_checkpoint, set_seed,
+    History, TrainError, TrainOptions, load_checkpoint, progress, resolve_device, run_history, save_checkpoint,
+    set_seed, stage_run_files,
 )
+from core.transaction import export_transaction
 from core.training.mnist import (
     GAN_TIMELINE_SEED, Data, batches, common_card, evaluate_classifier, export_checked, gan_metrics, load_data,
     rand_images, rand_z, recalibrate_bn, reference, run_dir, use_threads,
@@ -50,23 +50,6 @@ def threads() -> None:
     n = os.environ.get("OMP_NUM_THREADS", "")
     if n.isdigit() and int(n) > 0:
         torch.set_num_threads(int(n))
-
-
-@contextlib.contextmanager
-def export_stage(out: Path):
-    """Where the export phase writes: today ``out`` itself, then the manifest is rewritten (as the other trainers
-    do). The export functions write only under the folder this yields."""
-    out.mkdir(parents=True, exist_ok=True)
-    yield out
-    finish(out)
-
-
-def copy_run_file(src: Path, dst: Path) -> None:
-    if src.is_file():
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.copy.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
 
 
 # --------------------------------------------------------------------------------------------- the extractor
@@ -103,7 +86,7 @@ def train_fid_features(opts: TrainOptions) -> dict:
         opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
         steps = tc.epochs * math.ceil(len(data.x_train) / tc.batch_size)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.2)
-        hist = History(rd / "history.json", {"model": "fid_features", "config": asdict(config), "train": asdict(tc),
+        hist = History(run_history(opts, "fid_features"), {"model": "fid_features", "config": asdict(config), "train": asdict(tc),
                                              "seed": opts.seed})
         best = -1.0
         for epoch in progress(range(1, tc.epochs + 1), "fid_features", quiet=opts.quiet):
@@ -131,7 +114,7 @@ def train_fid_features(opts: TrainOptions) -> dict:
     model = FidFeatures(config)
     model.load_state_dict(state["model"])
     model.eval()
-    with export_stage(Path(opts.out)) as stage:
+    with export_transaction(opts.out) as stage:  # all or nothing: a killed run leaves opts.out as it was
         metrics = export_fid_features(stage, model, config, tc, data, opts, state)
     return metrics
 
@@ -159,7 +142,7 @@ def export_fid_features(stage: Path, model: FidFeatures, config: FidFeaturesConf
     metrics |= blur_sensitivity(sess, data.x_test, data.y_test)
     stamp_card(path, {"metrics": metrics, "onnx_max_abs_diff": diff})
     reference(stage, "fid_features", model, "image", torch.from_numpy(data.x_test[:8]), outs)
-    copy_run_file(Path(opts.runs) / "fid_features" / "history.json", stage / "history" / "fid_features.json")
+    stage_run_files(stage, opts, "fid_features")
     return metrics
 
 
@@ -239,7 +222,7 @@ def train_dcgan(opts: TrainOptions, config: DcganConfig | None = None, tc: Dcgan
     G.load_state_dict(state["G"])
     D.load_state_dict(state["D"])
     g_unit, d_unit = GeneratorUnit(G.eval()).eval(), DiscriminatorUnit(D.eval().fold_spectral_norm()).eval()
-    with export_stage(out) as stage:
+    with export_transaction(out) as stage:  # all or nothing: a killed run leaves opts.out as it was
         metrics = export_dcgan(stage, g_unit, d_unit, config, tc, data, opts, state, rd)
     return {k: metrics[k] for k in ("fid", "fid_real_floor", "fid_blur", "kid_x1000", "precision", "recall",
                                     "max_class_fraction")}
@@ -252,7 +235,7 @@ def fit_dcgan(opts: TrainOptions, config: DcganConfig, tc: DcganTrain, data: Dat
     G_ema = copy.deepcopy(G).eval()
     opt_g = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=tc.betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=tc.betas)
-    hist = History(rd / "history.json", {"model": "dcgan", "config": asdict(config), "train": asdict(tc),
+    hist = History(run_history(opts, "dcgan"), {"model": "dcgan", "config": asdict(config), "train": asdict(tc),
                                          "seed": opts.seed})
     fixed = torch.from_numpy(rt.gan_noise(GAN_TIMELINE_SEED, 64, config.z_dim))  # the text's GAN's timeline noise
     val_feats = q.features(extractor, data.x_val.numpy())
@@ -359,7 +342,7 @@ def export_dcgan(stage: Path, g_unit: nn.Module, d_unit: nn.Module, config: Dcga
     reference(stage, "dcgan.discriminator", d_unit, "image", torch.from_numpy(data.x_test[:8]), ["logit"])
     atomic_write_json(stage / "dcgan_quality.json", table | {"what": "FID, KID x1000, precision and recall against "
                       "t10k half B; class shares from classifier.onnx; every set 5,000 images"})
-    copy_run_file(rd / "history.json", stage / "history" / "dcgan.json")
+    stage_run_files(stage, opts, "dcgan")
     if (rd / "timeline.npz").is_file():
         with np.load(rd / "timeline.npz") as f:
             keep = [e - 1 for e in timeline_epochs(len(f["epochs"]), tc.timeline_frames)]
