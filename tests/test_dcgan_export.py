@@ -174,6 +174,19 @@ def test_side_by_side_data_from_one_seed(manifest, exported_dir):
     assert arch[0]["labels_used"] is True and arch[1]["labels_used"] is False  # the text's GAN has the coach
 
 
+def test_auc_and_verdict_summary(manifest, exported_dir):
+    assert gc.auc([1, 2, 3], [0, 0, 0]) == 1.0 and gc.auc([0, 0], [0, 0]) == 0.5 and gc.auc([0], [1]) == 0.0
+    rng = np.random.default_rng(0)
+    assert 0.7 < gc.auc(rng.normal(1, 1, 500), rng.normal(0, 1, 500)) < 0.82  # Phi(1 / sqrt(2)) = 0.76
+    gens = gc.load_generators("cpu", exported_dir)
+    discs = gc.load_discriminators("cpu", exported_dir)
+    real = rt.load_examples(exported_dir)["images"][:100]
+    s = gc.verdict_summary(discs, gens, real, n=100)
+    for d in gc.MODELS:
+        assert set(s[d]["mean"]) == {"real", *gc.MODELS} and all(0 <= v <= 1 for v in s[d]["mean"].values())
+        assert set(s[d]["auc"]) == set(gc.MODELS) and all(0 <= v <= 1 for v in s[d]["auc"].values())
+
+
 def test_dcgan_without_fid_features_says_to_train_it_first(tmp_path, mnist_dir, capsys):
     from core.train import main
 

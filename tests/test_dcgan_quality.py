@@ -82,6 +82,21 @@ def test_dcgan_is_better_than_the_text_gan(measured):
     assert r["dcgan"]["precision"] > r["gan"]["precision"]
 
 
+def test_both_judges_find_dcgan_samples_harder_to_tell_from_real(measured, exported_dir):
+    """Each D's AUC (real t10k digits against a G's samples, same noise): 0.5 = cannot tell them apart."""
+    s = measured
+    discs = gc.load_discriminators("cpu", exported_dir)
+    real = q.reference_sets(s["mnist"].test_images, s["mnist"].test_labels)["real"][:gc.MAX_SAMPLES]
+    v = gc.verdict_summary(discs, s["gens"], real, n=gc.MAX_SAMPLES, seed=q.NOISE_SEED)
+    print({d: {m: round(a, 3) for m, a in v[d]["auc"].items()} for d in v})
+    for d in gc.MODELS:
+        assert v[d]["auc"]["dcgan"] < v[d]["auc"]["gan"], d
+    committed = gc.load_quality(exported_dir)["verdicts"]
+    for d in gc.MODELS:
+        for m in gc.MODELS:
+            assert committed[d]["auc"][m] == pytest.approx(v[d]["auc"][m], abs=1e-6)
+
+
 def test_committed_figures_are_the_recomputed_ones(measured, exported_dir):
     rows = measured["rows"]
     committed = gc.load_quality(exported_dir)["rows"]

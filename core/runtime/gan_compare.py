@@ -113,10 +113,26 @@ def class_shares(generators: dict, classifier, n: int = 1000, seed: int = 0) -> 
     return out
 
 
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a random ``pos`` score > a random ``neg`` score), ties counting half (the Mann-Whitney AUC)."""
+    pos = np.asarray(pos, np.float64).ravel()[:MAX_SAMPLES, None]
+    neg = np.asarray(neg, np.float64).ravel()[None, :MAX_SAMPLES]
+    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
+
+
 def verdict_summary(discriminators: dict, generators: dict, real: np.ndarray, n: int = 500, seed: int = 0) -> dict:
-    """Mean P(real) of each D on real digits and on each G's samples: {D model: {'real': p, model: p, ...}}."""
+    """How each D sees real digits and each G's samples: {D model: {'mean': {set: mean P(real)},
+    'auc': {model: AUC of real digits against that G's samples}}}.
+
+    A D trained to its equilibrium says about 0.5 to everything (the DCGAN's does, held there by the R1 penalty),
+    so the mean alone hides what it still sees; the AUC (0.5: cannot tell them apart, 1: always can) does not.
+    """
     sets = {"real": rt.to_model_input(real)[:_n(n)], **samples(generators, seed, n)}
-    return {d: {k: float(p.mean()) for k, p in per.items()} for d, per in verdicts(discriminators, sets).items()}
+    out = {}
+    for d, per in verdicts(discriminators, sets).items():
+        out[d] = {"mean": {k: float(p.mean()) for k, p in per.items()},
+                  "auc": {m: auc(per["real"], per[m]) for m in generators}}
+    return out
 
 
 def load_quality(exported_dir: str | os.PathLike = EXPORTED) -> dict:

@@ -28,6 +28,7 @@ from core.atomic import atomic_save_npz, atomic_write_json
 from core.export import stamp_card
 from core.models.dcgan import DcganConfig, Discriminator, DiscriminatorUnit, Generator, GeneratorUnit
 from core.models.fid_features import FidFeatures, FidFeaturesConfig
+from core.runtime import gan_compare as gc
 from core.runtime import mnist as rt
 from core.runtime import quality as q
 from core.runtime.session import open_session
@@ -340,6 +341,13 @@ def export_dcgan(stage: Path, g_unit: nn.Module, d_unit: nn.Module, config: Dcga
     z_ref = torch.from_numpy(rt.gan_noise(q.NOISE_SEED, 8, config.z_dim))
     reference(stage, "dcgan.generator", g_unit, "z", z_ref, ["image"])
     reference(stage, "dcgan.discriminator", d_unit, "image", torch.from_numpy(data.x_test[:8]), ["logit"])
+    if "gan" in gens and (stage / "gan.discriminator.onnx").is_file():
+        # each D's verdicts on real digits (t10k half A) and on both G's samples (the same noise)
+        discs = {"gan": open_session(stage / "gan.discriminator.onnx", "cpu"), "dcgan": open_session(d_path, "cpu")}
+        real = q.reference_sets(data.x_test, data.y_test)["real"][:gc.MAX_SAMPLES]
+        table["verdicts"] = gc.verdict_summary(discs, gens, real, n=gc.MAX_SAMPLES, seed=q.NOISE_SEED)
+        table["verdicts_what"] = (f"mean P(real) and AUC (real digits against each G's samples) of each D, "
+                                  f"{gc.MAX_SAMPLES} t10k half-A digits and {gc.MAX_SAMPLES} samples per G")
     atomic_write_json(stage / "dcgan_quality.json", table | {"what": "FID, KID x1000, precision and recall against "
                       "t10k half B; class shares from classifier.onnx; every set 5,000 images"})
     stage_run_files(stage, opts, "dcgan")
