@@ -17,9 +17,12 @@ def _has_mnist(d: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST folder: $MNIST_DIR, else ../shared/data/mnist; the test skips (saying why) without it."""
+    """The real MNIST folder: $MNIST_DIR, else ../shared/data/mnist, else the download cache that
+    `python -m core.data.mnist --download` fills; the test skips (saying why) without any of them."""
+    from core.data.mnist import cache_dir
+
     env = os.environ.get("MNIST_DIR")
-    for cand in ([Path(env)] if env else []) + [SHARED_MNIST]:
+    for cand in ([Path(env)] if env else []) + [SHARED_MNIST, cache_dir()]:
         if cand and _has_mnist(cand):
             return cand
     pytest.skip("no MNIST here: set MNIST_DIR to a folder with the four IDX files (or run `python -m core.data.mnist --download`)")

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/models.py", "pages/faq.py"]
+         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
 NEEDS = {  # the artifacts each page runs on
     "pages/autoencoder.py": ["autoencoder.encoder.onnx", "autoencoder.decoder.onnx", "conv_autoencoder.encoder.onnx",
                                "conv_autoencoder.decoder.onnx", "autoencoder_2d.encoder.onnx",
@@ -110,7 +110,7 @@ def test_home_has_a_card_per_page_and_the_runtime():
     import onnxruntime
 
     at = ok(run("pages/home.py"))
-    assert len(at.get("page_link")) == 6
+    assert len(at.get("page_link")) == 7
     assert any(m.value == onnxruntime.__version__ for m in at.metric)
     before = at.markdown.values
     at = ok(widget(at.radio, "lang").set_value("zh").run())

@@ -24,6 +24,7 @@ PARAMS = {  # every parameter each page reads from the URL
     "pages/gan.py": ["seed", "grid", "seed_a", "seed_b", "steps", "epoch", "hseed", "source", "digit", "n"],
     "pages/attention.py": ["text", "step"],
     "pages/transformer.py": ["text", "layer", "head", "heads", "t"],
+    "pages/real_transformer.py": ["text", "layer", "head", "focus", "tok", "pattern", "a", "b", "set"],
     "pages/models.py": ["model", "runs"],
     "pages/faq.py": ["q", "params"],
 }

@@ -14,7 +14,7 @@ from core.sizecalc import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/models.py", "pages/faq.py"]
+         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
 
 
 def test_catalogue_is_complete_in_both_languages():
@@ -122,7 +122,40 @@ def _allowed_words() -> set[str]:
         for k in ("inputs", "outputs", "input_shapes", "output_shapes"):
             add(json.dumps(card.get(k, "")))
     add("tensor float int64 bool batch image logits features memory src cache token")  # ORT's own type names
+    add_real_transformer_data(add)
     return words
+
+
+def add_real_transformer_data(add) -> None:
+    """The Real Transformer page's data: its preset sentences and the tokenizer's own token strings for them, and
+    the MiniLM card's source fields (read from the weightless graph's metadata, no weights needed)."""
+    import gzip
+
+    from core.pretrained import examples
+
+    texts = examples.all_texts()
+    for text in texts:
+        add(text)
+    try:
+        from tokenizers import Tokenizer
+
+        from core.pretrained.weights import find_model_dir
+
+        d = find_model_dir()
+        if d is not None:
+            tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+            for text in texts:
+                add(" ".join(tok.encode(text).tokens))
+    except ImportError:
+        pass
+    try:
+        import onnx
+
+        graph = onnx.load_model_from_string(gzip.decompress((ROOT / "exported" / "minilm.onnx.gz").read_bytes()))
+        card = json.loads({p.key: p.value for p in graph.metadata_props}.get("model_card", "{}"))
+        add(json.dumps(card.get("original_model", {})))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _cards() -> list[dict]:

@@ -15,7 +15,7 @@ from core.i18n import t  # noqa: E402
 
 UNEXPECTED = t("app.unexpected", "en")[:40]  # the router's message for an error a page did not handle
 PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/models.py", "pages/faq.py"]
+         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
 
 SCRIPT = textwrap.dedent("""
     import importlib.abc, json, sys

@@ -35,6 +35,7 @@ PAGES = (
     Page("pages/gan.py", "gan", ":material/casino:", "GAN"),
     Page("pages/attention.py", "attention", ":material/center_focus_strong:", "Attention"),
     Page("pages/transformer.py", "transformer", ":material/hub:", "Transformer"),
+    Page("pages/real_transformer.py", "realtf", ":material/psychology:", "RealTransformer"),
     Page("pages/models.py", "models", ":material/deployed_code:", "Models"),
     Page("pages/faq.py", "faq", ":material/quiz:", "FAQ"),
 )

