@@ -5,9 +5,10 @@
    fills the caches), then --reruns timed reruns: of the same view, then each after moving one widget to a value
    not shown before (new seed, new date, another model...), so that view's caches miss. Target: < 300 ms.
 2. Memory: a real `streamlit run` server on a loopback port; headless chromium opens every page in turn (and draws on
-   the Autoencoder pad); then the server process's RSS (psutil, children included). Target: < 250 MB.
+   the Autoencoder pad); then the server process's RSS (psutil, children included). Target: < 400 MB (issue 11;
+   it was 250 MB before MiniLM).
 
-    python benchmarks/app_bench.py [--reruns 10] [--no-browser]
+    python benchmarks/app_bench.py [--reruns 10] [--no-browser] [--pages RealTransformer ...]
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PAGES = {"Home": "pages/home.py", "Autoencoder": "pages/autoencoder.py", "GAN": "pages/gan.py",
-         "Attention": "pages/attention.py", "Transformer": "pages/transformer.py", "Models": "pages/models.py",
-         "FAQ": "pages/faq.py"}
+PAGES = {"Home": "app_pages/home.py", "Autoencoder": "app_pages/autoencoder.py", "GAN": "app_pages/gan.py",
+         "Attention": "app_pages/attention.py", "Transformer": "app_pages/transformer.py",
+         "RealTransformer": "app_pages/real_transformer.py", "Models": "app_pages/models.py", "FAQ": "app_pages/faq.py"}
 SLUGS = {"Home": ""}  # the URL path of each page (ui/app.py): the page's name, except Home
 CHROMIUM = "/usr/bin/chromium"
+# 250 MB before the Real Transformer; issue 11 allows 400 MB with every page visited, MiniLM (22.6M parameters) loaded
+MEMORY_TARGET_MB = 400
 
 
 def _server_like_script_cache() -> None:
@@ -48,6 +51,16 @@ DATES = ["14 March 1987", "July 4, 2021", "Saturday, November 28, 2026", "03/15/
          "dec 25 2000", "2049/02/28", "31.12.1999", "Feb 29, 2004", "7 Jun 1955", "Wed 1 Jan 2020", "30-Sep-2010"]
 
 
+def _sentences() -> list[str]:
+    from core.pretrained.heads import read_sentences
+
+    return read_sentences()
+
+
+def _new_sentence(i, at):  # a sentence not shown before: a new analysis, every figure rebuilt
+    return _widget(at.text_area, "text").set_value(_sentences()[i % len(_sentences())])
+
+
 def _next_model(i, at):
     box = _widget(at.selectbox, "model")
     return box.set_value(box.options[(i + 1) % len(box.options)])
@@ -59,18 +72,21 @@ CHANGES = {  # page -> (i, AppTest) -> set one view widget to a value not shown 
     "GAN": lambda i, at: _widget(at.number_input, "seed").set_value(1000 + i),
     "Attention": lambda i, at: _widget(at.text_input, "text").set_value(DATES[i % len(DATES)]),
     "Transformer": lambda i, at: _widget(at.text_input, "text").set_value(DATES[i % len(DATES)]),
+    "RealTransformer": _new_sentence,
     "Models": _next_model,
     "FAQ": lambda i, at: _widget(at.text_input, "params").set_value(f"{i + 2}B"),
 }
 
 
-def rerun_times(reruns: int, change: bool) -> dict[str, list[float]]:
+def rerun_times(reruns: int, change: bool, pages: list[str] | None = None) -> dict[str, list[float]]:
     """Per page: ms of each rerun after a warm-up run; with ``change``, each rerun first moves one view widget."""
     from streamlit.testing.v1 import AppTest
 
     _server_like_script_cache()
     out = {}
     for name, path in PAGES.items():
+        if pages and name not in pages:
+            continue
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
         at.run()  # the router opens Home; then the page: sessions opened and verified, caches filled
         if name != "Home":
@@ -164,26 +180,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reruns", type=int, default=10)
     ap.add_argument("--no-browser", action="store_true", help="skip the memory measurement (needs chromium)")
+    ap.add_argument("--pages", nargs="*", choices=list(PAGES), help="time only these pages (default: all)")
     args = ap.parse_args()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     for change, what in ((False, "the same view"), (True, "a new view: one widget moved to an unseen value")):
         print(f"\nServer-side rerun time after warm-up, {what} ({args.reruns} reruns; target < 300 ms)")
-        print(f"{'page':<12} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+        print(f"{'page':<16} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
         worst = 0.0
-        for name, t in rerun_times(args.reruns, change).items():
+        for name, t in rerun_times(args.reruns, change, args.pages).items():
             p95 = sorted(t)[max(0, int(round(0.95 * len(t))) - 1)]
             worst = max(worst, statistics.median(t))
-            print(f"{name:<12} {statistics.median(t):>10.1f} {p95:>8.1f} {max(t):>8.1f}")
+            print(f"{name:<16} {statistics.median(t):>10.1f} {p95:>8.1f} {max(t):>8.1f}")
         print(f"slowest median: {worst:.1f} ms -> {'OK' if worst < 300 else 'ABOVE TARGET'}")
     if args.no_browser or not os.path.exists(CHROMIUM):
         print("\n(memory measurement skipped: --no-browser or no chromium)")
         return
-    print("\nServer memory (RSS incl. children, MB; target < 250 MB after every page)")
+    print(f"\nServer memory (RSS incl. children, MB; target < {MEMORY_TARGET_MB} MB after every page)")
     mem = server_memory()
     for k, v in mem.items():
         print(f"  {k:<22} {v:7.1f}")
     last = mem["after all pages"]
-    print(f"after all pages: {last:.1f} MB -> {'OK' if last < 250 else 'ABOVE TARGET'}")
+    print(f"after all pages: {last:.1f} MB -> {'OK' if last < MEMORY_TARGET_MB else 'ABOVE TARGET'}")
 
 
 if __name__ == "__main__":

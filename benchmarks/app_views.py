@@ -62,6 +62,11 @@ PAGES: list[PageViews] = [  # widget keys and URL parameters as the pages bind t
         {"text": DATES[1]}, {"text": DATES[4]}, {"text": DATES[7]}, {"layer": "2"}, {"head": "4"}, {"head": "2"},
         {"t": 5}, {"heads": "encoder self-attention"}, {"heads": "cross-attention"},
     ]),
+    PageViews("RealTransformer", ["", "sentence=Electroencephalography+is+hard+to+spell.&rlayer=2&rhead=7",
+                                  "tok=3&pattern=cls&focus=2"], [
+        {"sentence": "The bank raised interest rates."}, {"sentence": "A man is eating food."}, {"rlayer": "3"},
+        {"rhead": "H2"}, {"pattern": "next token"}, {"sb": "Shares dropped on Wall Street."},
+    ]),
     PageViews("Models", ["", "model=classifier.onnx", "model=transformer.encoder.onnx&precision=int8"], [
         {"model": "gan.generator.onnx"}, {"model": "classifier.onnx"}, {"precision": "int8"}, {"precision": "fp32"},
         {"model": "seq2seq_attention.decoder_step.onnx"}, {"model": "autoencoder.encoder.onnx"},

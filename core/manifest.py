@@ -129,18 +129,14 @@ def validate_manifest(obj, where: str | os.PathLike = MANIFEST) -> dict:
     only affects its own file: it is left out of ``files`` and its reason kept in ``problems`` (check_artifact
     reports it for that file alone, so the pages that do not use it keep working).
     """
-    cmd = "python -m core.train all"
     if not isinstance(obj, dict):
-        raise ArtifactError(f"{where} is not a valid manifest (it is {_kind(obj)}, not an object). "
-                            f"Rebuild it with: {cmd}")
+        raise _invalid(where, f"it is {_kind(obj)}, not an object")
     fmt = obj.get("format")
     if isinstance(fmt, bool) or fmt != 1:
-        raise ArtifactError(f"{where} is not a valid manifest (format {excerpt(fmt) if isinstance(fmt, str) else fmt}"
-                            f", expected 1). Rebuild it with: {cmd}")
+        raise _invalid(where, f"format {excerpt(fmt) if isinstance(fmt, str) else fmt}, expected 1")
     files = obj.get("files")
     if not isinstance(files, dict):
-        raise ArtifactError(f"{where} is not a valid manifest (\"files\" is {_kind(files)}, not an object of file "
-                            f"name -> entry). Rebuild it with: {cmd}")
+        raise _invalid(where, f"\"files\" is {_kind(files)}, not an object of file name -> entry")
     good, problems = {}, {}
     for name, entry in files.items():
         if not safe_name(name):
@@ -153,18 +149,27 @@ def validate_manifest(obj, where: str | os.PathLike = MANIFEST) -> dict:
     return {**obj, "files": good, "problems": problems}
 
 
+def _invalid(where, why: str) -> ArtifactError:
+    cmd = "python -m core.train all"
+    return ArtifactError(f"{where} is not a valid manifest ({why}). Rebuild it with: {cmd}",
+                         key="errors.artifact.manifest_invalid", where=where, why=why, cmd=cmd)
+
+
 def read_manifest(out_dir: str | os.PathLike = EXPORTED) -> dict:
     """The manifest of ``out_dir``, checked by schema (validate_manifest); an empty one when there is none."""
     path = Path(out_dir) / MANIFEST
+    cmd = "python -m core.train all"
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ArtifactError(f"{path} is too large to be a manifest. Rebuild it with: python -m core.train all")
+            raise ArtifactError(f"{path} is too large to be a manifest. Rebuild it with: {cmd}",
+                                key="errors.artifact.manifest_too_large", path=path, cmd=cmd)
         raw = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         return {"format": 1, "files": {}, "problems": {}}
     except (OSError, ValueError, RecursionError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-        raise ArtifactError(f"{path} is unreadable ({why}); rebuild it with: python -m core.train all") from exc
+        raise ArtifactError(f"{path} is unreadable ({why}); rebuild it with: {cmd}",
+                            key="errors.artifact.unreadable", name=path, why=why, cmd=cmd) from exc
     return validate_manifest(raw, path)
 
 
@@ -177,25 +182,32 @@ def _entry(name: str, out_dir: Path, manifest: dict) -> tuple[dict | None, str]:
     cmd = entry["rebuild"] if entry else rebuild_command(name)
     problem = (manifest.get("problems") or {}).get(name) if isinstance(manifest, dict) else None
     if entry is None and problem:
-        raise ArtifactError(f"{name} has a malformed entry in {out_dir / MANIFEST} ({problem}). "
-                            f"Rebuild it with: {cmd}")
+        where = out_dir / MANIFEST
+        raise ArtifactError(f"{name} has a malformed entry in {where} ({problem}). Rebuild it with: {cmd}",
+                            key="errors.artifact.malformed_entry", name=name, where=where, problem=problem, cmd=cmd)
     return entry, cmd
 
 
 def _verified(name: str, out_dir: Path, manifest: dict, read: bool) -> tuple[Path, bytes | None]:
     if not safe_name(name):
-        raise ArtifactError(f"{excerpt(name)} is not an artifact name.")
+        shown = excerpt(name)
+        raise ArtifactError(f"{shown} is not an artifact name.", key="errors.artifact.bad_name", name=shown)
     path = out_dir / name
     entry, cmd = _entry(name, out_dir, manifest)
     if not path.is_file():
-        raise ArtifactError(f"Model file {path.name} is missing from {out_dir}. Rebuild it with: {cmd}")
+        file = path.name
+        raise ArtifactError(f"Model file {file} is missing from {out_dir}. Rebuild it with: {cmd}",
+                            key="errors.artifact.missing", file=file, folder=out_dir, cmd=cmd)
     if entry is None:
-        raise ArtifactError(f"{name} is not listed in {out_dir / MANIFEST}. Rebuild it with: {cmd}")
+        where = out_dir / MANIFEST
+        raise ArtifactError(f"{name} is not listed in {where}. Rebuild it with: {cmd}",
+                            key="errors.artifact.not_listed", name=name, where=where, cmd=cmd)
     try:
-        size = path.stat().st_size
-        if size != entry["bytes"]:  # cheap, and a huge stray file is never hashed or read
+        size, expected = path.stat().st_size, entry["bytes"]
+        if size != expected:  # cheap, and a huge stray file is never hashed or read
             raise ArtifactError(f"{name} is corrupt or was changed: it has {size} bytes, the manifest says "
-                                f"{entry['bytes']}. Rebuild it with: {cmd}")
+                                f"{expected}. Rebuild it with: {cmd}", key="errors.artifact.size_changed",
+                                name=name, size=size, expected=expected, cmd=cmd)
         actual = sha256_file(path)
         if actual == entry["sha256"] and read:
             data = path.read_bytes()
@@ -204,13 +216,14 @@ def _verified(name: str, out_dir: Path, manifest: dict, read: bool) -> tuple[Pat
         else:
             data = None
     except OSError as exc:
-        raise ArtifactError(f"{name} could not be read ({exc.strerror or exc.__class__.__name__}). "
-                            f"Rebuild it with: {cmd}") from exc
+        why = exc.strerror or exc.__class__.__name__
+        raise ArtifactError(f"{name} could not be read ({why}). Rebuild it with: {cmd}",
+                            key="errors.artifact.read_failed", name=name, why=why, cmd=cmd) from exc
     if actual != entry["sha256"]:
-        raise ArtifactError(
-            f"{name} is corrupt or was changed: its sha256 is {actual[:12]}…, the manifest says "
-            f"{entry['sha256'][:12]}…. Rebuild it with: {cmd}"
-        )
+        got, want = actual[:12], entry["sha256"][:12]
+        raise ArtifactError(f"{name} is corrupt or was changed: its sha256 is {got}…, the manifest says {want}…. "
+                            f"Rebuild it with: {cmd}", key="errors.artifact.sha_changed", name=name, got=got,
+                            want=want, cmd=cmd)
     return path, data
 
 

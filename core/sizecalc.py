@@ -63,15 +63,20 @@ OMITTED = {
 
 def _check_count(n_params) -> float:
     if isinstance(n_params, bool) or not isinstance(n_params, (int, float)):
-        raise SizeError(f"A parameter count must be a number, not {type(n_params).__name__}.")
+        kind = type(n_params).__name__
+        raise SizeError(f"A parameter count must be a number, not {kind}.", key="errors.count.not_a_number",
+                        kind=kind)
     if isinstance(n_params, int):  # exact; math.isfinite would overflow on a huge int
         if n_params < 0:
-            raise SizeError("A parameter count must be a finite number ≥ 0, not a negative one.")
+            raise SizeError("A parameter count must be a finite number ≥ 0, not a negative one.",
+                            key="errors.count.negative_number")
         if n_params > 10**30:
-            raise SizeError("A parameter count must be at most 10^30.")
+            raise SizeError("A parameter count must be at most 10^30.", key="errors.count.above_1e30")
         return n_params
     if not math.isfinite(n_params) or n_params < 0:
-        raise SizeError(f"A parameter count must be a finite number ≥ 0, not {n_params:.3g}.")
+        value = f"{n_params:.3g}"
+        raise SizeError(f"A parameter count must be a finite number ≥ 0, not {value}.",
+                        key="errors.count.not_finite_number", value=value)
     return n_params
 
 
@@ -147,7 +152,7 @@ _NOT_FINITE = {"nan", "inf", "infinity"}
 
 def _scan(text: str) -> tuple[str, str, int, str] | tuple[None, int, str]:
     """One pass over ``text`` (no backtracking): (integer digits, fraction digits, exponent, suffix), or
-    (None, position, reason) at the first character that does not fit ``digits[.digits][e[+-]digits][kMBT]``.
+    (None, position, reason: one of _WHY) at the first character that does not fit ``digits[.digits][e[+-]digits][kMBT]``.
 
     Commas and underscores are digit separators and are skipped; spaces are allowed around the number and suffix.
     """
@@ -170,9 +175,9 @@ def _scan(text: str) -> tuple[str, str, int, str] | tuple[None, int, str]:
                 frac_d.append(text[i])
             i += 1
         if not frac_d:
-            return None, i, "a digit must follow the decimal point"
+            return None, i, "decimal"
     if not int_d and not frac_d:
-        return None, i, "it does not start with a number"
+        return None, i, "start"
     exp_sign = 1
     if i < n and text[i] in "eE":
         i += 1
@@ -183,7 +188,7 @@ def _scan(text: str) -> tuple[str, str, int, str] | tuple[None, int, str]:
             exp_d.append(text[i])
             i += 1
         if not exp_d:
-            return None, i, "the exponent has no digits"
+            return None, i, "exponent"
     while i < n and text[i] == " ":
         i += 1
     suffix = ""
@@ -193,7 +198,7 @@ def _scan(text: str) -> tuple[str, str, int, str] | tuple[None, int, str]:
     while i < n and text[i] == " ":
         i += 1
     if i != n:
-        return None, i, "character {pos} does not belong in a count"
+        return None, i, "character"
     exp = exp_sign * int("".join(exp_d)) if exp_d else 0  # at most 64 digits: a short int()
     return "".join(int_d), "".join(frac_d), exp, suffix
 
@@ -206,24 +211,29 @@ def parse_count(text: str) -> int:
     when it is short and harmless (core.limits.safe_excerpt).
     """
     if not isinstance(text, str):
-        raise SizeError(f"A parameter count must be text such as 175B, not {type(text).__name__}.")
+        kind = type(text).__name__
+        raise SizeError(f"A parameter count must be text such as 175B, not {kind}.", key="errors.count.not_text",
+                        kind=kind)
     if len(text) > MAX_COUNT_CHARS:
-        raise SizeError(f"That is {len(text):,} characters; a parameter count has at most {MAX_COUNT_CHARS} "
-                        f"({_EXAMPLES}).")
+        n = f"{len(text):,}"
+        raise SizeError(f"That is {n} characters; a parameter count has at most {MAX_COUNT_CHARS} ({_EXAMPLES}).",
+                        key="errors.count.too_long", n=n, max=MAX_COUNT_CHARS)
     clean = text.replace("\t", " ").strip()
-    shown = safe_excerpt(clean) or "this text"
-    Shown = shown[0].upper() + shown[1:]
+    shown = safe_excerpt(clean)  # None: the input is not quoted ("this text")
     if not clean:
-        raise SizeError(f"Type a parameter count: {_EXAMPLES}.")
+        raise SizeError(f"Type a parameter count: {_EXAMPLES}.", key="errors.count.empty")
     if clean.lower().lstrip("+-") in _NOT_FINITE:
-        raise SizeError(f"{Shown} is not a count: a parameter count is a finite number ≥ 0 ({_EXAMPLES}).")
+        if shown is None:  # signs enough to be more than an excerpt
+            raise SizeError(f"This text is not a count: a parameter count is a finite number ≥ 0 ({_EXAMPLES}).",
+                            key="errors.count.not_finite_text")
+        raise SizeError(f"{shown} is not a count: a parameter count is a finite number ≥ 0 ({_EXAMPLES}).",
+                        key="errors.count.not_finite", shown=shown)
     got = _scan(clean)
     if got[0] is None:
         _, pos, why = got
         if why == "negative":
-            raise SizeError("A parameter count cannot be negative.")
-        why = why.format(pos=pos + 1)
-        raise SizeError(f"Could not read {shown} as a parameter count ({why}); {_EXAMPLES}.")
+            raise SizeError("A parameter count cannot be negative.", key="errors.count.negative")
+        raise _unreadable(why, shown, pos + 1)
     int_d, frac_d, exp, suffix = got
     digits = (int_d + frac_d).lstrip("0")
     if not digits:
@@ -232,13 +242,48 @@ def parse_count(text: str) -> int:
     scale = exp + _SUFFIX[suffix] - len(frac_d)
     magnitude = len(digits) + scale
     if magnitude > len(str(MAX_PARAMS)):
-        raise SizeError(f"{Shown} is too large: the calculator takes counts up to 10^18 parameters.")
+        raise _too_large(shown)
     if magnitude < -1:  # below 0.05: rounds to no parameters at all
         return 0
     value = int(digits) * 10**scale if scale >= 0 else _round_div(int(digits), 10**-scale)
     if value > MAX_PARAMS:
-        raise SizeError(f"{Shown} is too large: the calculator takes counts up to 10^18 parameters.")
+        raise _too_large(shown)
     return value
+
+
+def _too_large(shown: str | None) -> SizeError:
+    if shown is None:
+        return SizeError("This text is too large: the calculator takes counts up to 10^18 parameters.",
+                         key="errors.count.too_large_text")
+    return SizeError(f"{shown} is too large: the calculator takes counts up to 10^18 parameters.",
+                     key="errors.count.too_large", shown=shown)
+
+
+def _unreadable(why: str, shown: str | None, pos: int) -> SizeError:
+    """Why the scanner stopped, quoting the input when it is short and harmless, else calling it "this text"."""
+    if why == "decimal":
+        if shown is None:
+            return SizeError("Could not read this text as a parameter count (a digit must follow the decimal "
+                             f"point); {_EXAMPLES}.", key="errors.count.decimal_text")
+        return SizeError(f"Could not read {shown} as a parameter count (a digit must follow the decimal point); "
+                         f"{_EXAMPLES}.", key="errors.count.decimal", shown=shown)
+    if why == "start":
+        if shown is None:
+            return SizeError(f"Could not read this text as a parameter count (it does not start with a number); "
+                             f"{_EXAMPLES}.", key="errors.count.start_text")
+        return SizeError(f"Could not read {shown} as a parameter count (it does not start with a number); "
+                         f"{_EXAMPLES}.", key="errors.count.start", shown=shown)
+    if why == "exponent":
+        if shown is None:
+            return SizeError(f"Could not read this text as a parameter count (the exponent has no digits); "
+                             f"{_EXAMPLES}.", key="errors.count.exponent_text")
+        return SizeError(f"Could not read {shown} as a parameter count (the exponent has no digits); {_EXAMPLES}.",
+                         key="errors.count.exponent", shown=shown)
+    if shown is None:
+        return SizeError(f"Could not read this text as a parameter count (character {pos} does not belong in a "
+                         f"count); {_EXAMPLES}.", key="errors.count.character_text", pos=pos)
+    return SizeError(f"Could not read {shown} as a parameter count (character {pos} does not belong in a count); "
+                     f"{_EXAMPLES}.", key="errors.count.character", shown=shown, pos=pos)
 
 
 def _round_div(a: int, b: int) -> int:

@@ -17,6 +17,7 @@ CHARS = " ,-./" + string.digits + string.ascii_uppercase + string.ascii_lowercas
 DEFAULT_TOKENS = (*SPECIALS, *CHARS)
 MAX_SRC_LEN = 32  # longest format is 29 chars ("Wednesday, September 30, 2026")
 MAX_TGT_LEN = 11  # "YYYY-MM-DD" + eos
+MAX_SHOWN = 12  # characters outside the vocabulary named in the error; the rest are counted
 
 
 class TokenizeError(UserError):
@@ -67,19 +68,26 @@ def _show(c: str) -> str:
 def encode_source(text: str, max_len: int = MAX_SRC_LEN, vocab: Vocab = VOCAB) -> list[int]:
     """Token ids of a date written by a person (no bos/eos); TokenizeError with a clear message if unreadable."""
     if not isinstance(text, str):
-        raise TokenizeError(f"expected text, got {type(text).__name__}")
+        kind = type(text).__name__
+        raise TokenizeError(f"expected text, got {kind}", key="errors.date.not_text", kind=kind)
     text = text.strip()
     if not text:
-        raise TokenizeError("the input is empty")
+        raise TokenizeError("the input is empty", key="errors.date.empty")
     bad = sorted({c for c in text if c not in vocab.index or c in SPECIALS})
     if bad:
-        shown = ", ".join(_show(c) for c in bad)
-        raise TokenizeError(
-            f"{len(bad)} character{'s' if len(bad) > 1 else ''} outside the vocabulary: {shown} "
-            "(letters A-Z, digits, space and , - . / only)"
-        )
+        n = len(bad)  # visitor text: the first few characters are named, the rest counted
+        chars = ", ".join(_show(c) for c in bad[:MAX_SHOWN]) + (", …" if n > MAX_SHOWN else "")
+        if n == 1:
+            raise TokenizeError(f"{n} character outside the vocabulary: {chars} "
+                                "(letters A-Z, digits, space and , - . / only)", key="errors.date.outside_one",
+                                n=n, chars=chars)
+        raise TokenizeError(f"{n} characters outside the vocabulary: {chars} "
+                            "(letters A-Z, digits, space and , - . / only)", key="errors.date.outside", n=n,
+                            chars=chars)
     if len(text) > max_len:
-        raise TokenizeError(f"the input is {len(text)} characters long; the model reads at most {max_len}")
+        n = len(text)
+        raise TokenizeError(f"the input is {n} characters long; the model reads at most {max_len}",
+                            key="errors.date.too_long", n=n, max=max_len)
     return [vocab.index[c] for c in text]
 
 

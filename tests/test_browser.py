@@ -30,6 +30,7 @@ PAGES = [  # (url path, screenshot name, the catalogue key of a text the page sh
     ("GAN", "gan", "gan.collapse"),
     ("Attention", "attention", "attention.one_step"),
     ("Transformer", "transformer", "transformer.all_heads"),
+    ("RealTransformer", "real_transformer", "realtf.model_view"),
     ("Models", "models", "models.yourself"),
     ("FAQ", "faq", "faq.calc"),
 ]
@@ -266,5 +267,38 @@ def test_uploading_a_photo_of_a_digit_gives_a_reconstruction(browser, server, tm
         _settle(page)
         _no_exception(page, "autoencoder after an upload")
         assert page.get_by_text("seven.jpg").count() > 0
+    finally:
+        page.close()
+
+
+def test_clicking_a_token_in_the_head_view_keeps_its_lines(browser, server):
+    """Real Transformer: a click on a token of the head view keeps that token's lines, and the link says so."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{server}/RealTransformer", wait_until="domcontentloaded")
+        _settle(page)
+        page.get_by_text(t("realtf.model_view", "en"), exact=False).first.wait_for(timeout=60000)
+        _settle(page)
+        close = page.get_by_role("button", name="Close")  # a fresh server's first link may say "page not found"
+        if close.count():
+            close.first.click()
+        plot = page.locator(".js-plotly-plot").first
+        plot.scroll_into_view_if_needed()
+        traces = plot.locator(".scatterlayer .trace")
+        queries = traces.nth(traces.count() - 2).locator(".point")  # the left column: the query tokens
+        box = queries.nth(2).bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 6, y)
+        time.sleep(0.3)
+        page.mouse.move(x, y)  # Plotly picks the hovered point, then the click selects it
+        time.sleep(0.5)
+        page.mouse.down()
+        page.mouse.up()
+        deadline = time.time() + 30
+        while time.time() < deadline and "focus=2" not in page.url:
+            time.sleep(0.3)
+        _settle(page)
+        _no_exception(page, "real transformer after a click on a token")
+        assert "focus=2" in page.url and "tok=2" in page.url, page.url
     finally:
         page.close()

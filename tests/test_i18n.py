@@ -11,10 +11,10 @@ import pytest
 
 from core import content, i18n
 from core.sizecalc import PRESETS
+from ui.app import PAGES as APP_PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/models.py", "pages/faq.py"]
+PAGES = [p.file for p in APP_PAGES]  # every page, in the router's order (ui/app.py)
 
 
 def test_catalogue_is_complete_in_both_languages():
@@ -35,7 +35,7 @@ _LITERAL = re.compile(r"""\b(?:ui\.t|i18n\.t|\bt)\(\s*["']([a-z_]+\.[a-z0-9_.]+)
 
 def test_every_key_the_code_names_exists():
     missing = {}
-    for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "core" / "figures.py"]:
+    for path in [*ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "core" / "figures.py"]:
         for key in _LITERAL.findall(path.read_text(encoding="utf-8")):
             if not i18n.has(key):
                 missing.setdefault(key, path.name)
@@ -122,7 +122,40 @@ def _allowed_words() -> set[str]:
         for k in ("inputs", "outputs", "input_shapes", "output_shapes"):
             add(json.dumps(card.get(k, "")))
     add("tensor float int64 bool batch image logits features memory src cache token")  # ORT's own type names
+    add_real_transformer_data(add)
     return words
+
+
+def add_real_transformer_data(add) -> None:
+    """The Real Transformer page's data: its preset sentences and the tokenizer's own token strings for them, and
+    the MiniLM card's source fields (read from the weightless graph's metadata, no weights needed)."""
+    import gzip
+
+    from core.pretrained import examples
+
+    texts = examples.all_texts()
+    for text in texts:
+        add(text)
+    try:
+        from tokenizers import Tokenizer
+
+        from core.pretrained.weights import find_model_dir
+
+        d = find_model_dir()
+        if d is not None:
+            tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+            for text in texts:
+                add(" ".join(tok.encode(text).tokens))
+    except ImportError:
+        pass
+    try:
+        import onnx
+
+        graph = onnx.load_model_from_string(gzip.decompress((ROOT / "exported" / "minilm.onnx.gz").read_bytes()))
+        card = json.loads({p.key: p.value for p in graph.metadata_props}.get("model_card", "{}"))
+        add(json.dumps(card.get("original_model", {})))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _cards() -> list[dict]:
@@ -163,7 +196,7 @@ def test_page_in_chinese_shows_no_untranslated_text(page, allowed):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.query_params["lang"] = "zh"
     at.run()
-    if page != "pages/home.py":
+    if page != "app_pages/home.py":
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     found = {}

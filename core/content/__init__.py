@@ -50,11 +50,16 @@ def _load(path: str) -> dict:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ContentError(f"The page text file {path} is missing; restore it from git.") from exc
+        raise ContentError(f"The page text file {path} is missing; restore it from git.",
+                           key="errors.content.missing", path=path) from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ContentError(f"The page text file {path} is unreadable ({exc}); restore it from git.") from exc
+        why = str(exc)[:300]
+        raise ContentError(f"The page text file {path} is unreadable ({why}); restore it from git.",
+                           key="errors.content.unreadable", path=path, why=why) from exc
     if not isinstance(data, dict) or any(not isinstance(data.get(s), list) for s in SECTIONS):
-        raise ContentError(f"The page text file {path} lacks one of the sections {', '.join(SECTIONS)}.")
+        sections = ", ".join(SECTIONS)
+        raise ContentError(f"The page text file {path} lacks one of the sections {sections}.",
+                           key="errors.content.sections", path=path, sections=sections)
     return data
 
 

@@ -3,18 +3,21 @@
 Like ``core.figures``: plain arrays in, one ``go.Figure`` out, built from plain dicts in one call; nothing is read
 from files. Every title and axis label is a parameter, so the page passes its translated strings; the defaults are
 empty. Layers and heads count from 0 as in ``exported/minilm_heads.json``; ``layer_label`` / ``head_label`` turn an
-index into the text shown.
+index into the text shown. Token strings and sentences are visitor data: every builder passes them through
+``plot_text`` (Plotly renders a subset of HTML in text, so ``<a href=…>`` would become a link).
 
 - ``head_view``      BertViz's head view: a column of tokens on each side, a line from each token to each token it
                      attends to, one layer at a time, one colour per head; ``focus`` keeps one token's lines.
 - ``model_view``     all layers x heads as a grid of small attention maps (long inputs are averaged into bins).
 - ``attention_map``  one head's map with every token labelled (token details).
+- ``token_heads``    where one query token's attention goes in every head of a layer (heads x keys).
 - ``pattern_grid``   one head-pattern score per layer x head, threshold marked (the measured finding).
 - ``similarity_matrix``, ``embedding_scatter``, ``token_similarity``  what the model was trained for.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Callable, Sequence
 
 import numpy as np
@@ -41,9 +44,39 @@ def _title(text: str) -> dict | None:
     return dict(text=text) if text else None
 
 
+def typed(values, dtype: str = "f4") -> dict:
+    """A numeric array as Plotly's typed-array spec ({dtype, bdata, shape}): what ``Figure.to_dict`` would make of
+    it on every ``st.plotly_chart`` call, made once here, so a cached figure is not re-encoded on every rerun
+    (the model view's 72 maps: 12 -> 4 ms a rerun). NaN is a gap, as None is in a list."""
+    arr = np.ascontiguousarray(values, dtype={"f4": np.float32, "f8": np.float64}[dtype])
+    spec = {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if arr.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in arr.shape)
+    return spec
+
+
+def array_of(value) -> np.ndarray:
+    """The numbers of a trace property, whether a typed-array spec (see ``typed``), an array or a list."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return arr.reshape([int(n) for n in str(shape).split(",")]) if shape else arr
+    return np.asarray(value, dtype=float)
+
+
+def plot_text(text: object) -> str:
+    """Visitor text made inert for Plotly's text renderer: &, < and > as entities (shown as the characters)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def token_labels(tokens: Sequence[str]) -> list[str]:
-    """Distinct, visible axis labels for tokens (two 'the's stay two categories)."""
-    return _unique([_show(t) for t in tokens])
+    """Distinct, visible axis labels for tokens (two 'the's stay two categories), safe for Plotly."""
+    return _unique([plot_text(_show(t)) for t in tokens])
+
+
+def _sentence_labels(labels: Sequence[str], limit: int = 40) -> list[str]:
+    out = [str(s) if len(str(s)) <= limit else str(s)[: limit - 1] + "…" for s in labels]
+    return _unique([plot_text(s) for s in out])
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -54,7 +87,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int] | None = None,
               focus: int | None = None, min_weight: float = 0.05, title: str = "", head_label=_default_head,
-              left_title: str = "", right_title: str = "", height: int | None = None) -> go.Figure:
+              left_title: str = "", right_title: str = "", height: int | None = None,
+              side_names: tuple[str, str] = ("", "")) -> go.Figure:
     """One layer's attention ([H, T, T]: head, query, key) as lines from each query token (left) to the key tokens
     it attends to (right); line opacity grows with the weight, weights below ``min_weight`` are not drawn, each
     head has its colour. ``heads`` picks the heads drawn (default all); ``focus`` draws one query token's lines
@@ -62,7 +96,7 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
     att = np.asarray(attentions, dtype=np.float32)
     n_heads, t = att.shape[0], att.shape[-1]
     heads = list(range(n_heads)) if heads is None else [h for h in heads if 0 <= h < n_heads]
-    labels = [_show(s) for s in tokens]
+    labels = [plot_text(_show(s)) for s in tokens]
     y = -np.arange(t, dtype=float)
     queries = [focus] if focus is not None and 0 <= focus < t else list(range(t))
     data = []
@@ -74,32 +108,35 @@ def head_view(tokens: Sequence[str], attentions: np.ndarray, heads: Sequence[int
             xs, ys = [], []
             for q in queries:
                 for k in np.nonzero((w[q] >= lo) & (w[q] < hi))[0]:
-                    xs += [0.0, 1.0, None]
-                    ys += [y[q], y[k], None]
+                    xs += [0.0, 1.0, np.nan]
+                    ys += [y[q], y[k], np.nan]
             if not xs:
                 continue
             alpha = min(1.0, 0.15 + 0.85 * min(hi, 1.0)) if focus is None else min(1.0, 0.35 + 0.65 * min(hi, 1.0))
-            data.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
+            data.append(dict(type="scatter", x=typed(xs), y=typed(ys), mode="lines", hoverinfo="skip", showlegend=False,
                              line=dict(color=_rgba(color, alpha * 0.9), width=1 + 3 * min(hi, 1.0)),
                              legendgroup=str(h)))
         # one invisible marker per head carries the legend entry (a coloured swatch with the head's name)
         data.append(dict(type="scatter", x=[None], y=[None], mode="markers", name=head_label(h), legendgroup=str(h),
                          marker=dict(color=color, size=10, symbol="square")))
     colors = ["#d62728" if focus is not None and i == focus else "#262730" for i in range(t)]
+    dense = t > 48  # long inputs: smaller rows and labels, so 256 tokens stay under 4,000 px
     for side, x, anchor in ((0, 0.0, "left"), (1, 1.0, "right")):
         data.append(dict(
             type="scatter", x=[x] * t, y=y.tolist(), mode="text+markers", text=labels,
-            textposition=f"middle {anchor}", marker=dict(size=6, color=colors), textfont=dict(size=12, color=colors),
+            textposition=f"middle {anchor}", marker=dict(size=4 if dense else 6, color=colors),
+            textfont=dict(size=9 if dense else 12, color=colors),
             customdata=list(range(t)), showlegend=False,
-            hovertemplate="%{text} (%{customdata})<extra></extra>", name="queries" if side == 0 else "keys"))
+            hovertemplate="%{text} (%{customdata})<extra></extra>", name=side_names[side]))
     annotations = [dict(text=txt, x=x, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                         font=dict(size=12)) for txt, x in ((left_title, 0.0), (right_title, 1.0)) if txt]
     return go.Figure(data=data, layout=dict(
-        title=_title(title), height=height or max(260, 22 * t + 120), margin=dict(l=10, r=10, t=70 if title else 40, b=10),
+        title=_title(title), height=height or max(260, (14 if dense else 22) * t + 120),
+        margin=dict(l=10, r=10, t=70 if title else 40, b=10),
         xaxis=dict(range=[-0.6, 1.6], visible=False, fixedrange=True),
         yaxis=dict(range=[-t + 0.5, 0.8], visible=False, fixedrange=True),
         legend=dict(orientation="h", y=-0.02, yanchor="top"), annotations=annotations,
-        plot_bgcolor="rgba(0,0,0,0)", clickmode="event"))
+        plot_bgcolor="rgba(0,0,0,0)"))
 
 
 def bin_attention(attentions: np.ndarray, tokens: Sequence[str], max_cells: int) -> tuple[np.ndarray, list[str]]:
@@ -114,8 +151,8 @@ def bin_attention(attentions: np.ndarray, tokens: Sequence[str], max_cells: int)
     edges = np.linspace(0, t, max_cells + 1).round().astype(int)
     q = np.stack([att[..., a:b, :].mean(axis=-2) for a, b in zip(edges[:-1], edges[1:])], axis=-2)
     k = np.stack([q[..., a:b].sum(axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
-    names = [f"{a}–{b - 1} {_show(tokens[a])}…{_show(tokens[b - 1])}" if b - a > 1 else f"{a} {_show(tokens[a])}"
-             for a, b in zip(edges[:-1], edges[1:])]
+    names = [plot_text(f"{a}–{b - 1} {_show(tokens[a])}…{_show(tokens[b - 1])}" if b - a > 1
+                       else f"{a} {_show(tokens[a])}") for a, b in zip(edges[:-1], edges[1:])]
     return k, _unique(names)
 
 
@@ -135,7 +172,8 @@ def model_view(tokens: Sequence[str], attentions: np.ndarray, title: str = "", l
     for l in range(n_layer):
         for h in range(n_head):
             xa, ya = refs[l * n_head + h]
-            data.append(dict(type="heatmap", z=att[l, h], x=labels, y=labels, coloraxis="coloraxis", xaxis=xa, yaxis=ya,
+            data.append(dict(type="heatmap", z=typed(att[l, h]), x=labels, y=labels, coloraxis="coloraxis", xaxis=xa,
+                             yaxis=ya,
                              hovertemplate=f"{layer_label(l)} {head_label(h)}<br>%{{y}} → %{{x}}<br>%{{z:.3f}}"
                                            "<extra></extra>"))
             layout["xaxis" + xa[1:]].update(type="category", showticklabels=False, fixedrange=True)
@@ -153,15 +191,45 @@ def attention_map(tokens: Sequence[str], attention: np.ndarray, title: str = "",
     """One head ([T, T]: query rows, key columns) with every token labelled."""
     w = np.asarray(attention, dtype=np.float32)
     labels = token_labels(tokens)
-    heat = dict(type="heatmap", z=w, x=labels, y=labels, colorscale="Blues", zmin=0.0, zmax=1.0,
+    heat = dict(type="heatmap", z=typed(w), x=labels, y=labels, colorscale="Blues", zmin=0.0, zmax=1.0,
                 colorbar=dict(thickness=12), hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=70 if title else 20, b=10),
         height=height or max(280, 20 * len(labels) + 150),
-        xaxis=dict(title=_title(x_title), type="category", tickmode="array", tickvals=labels, ticktext=labels,
-                   tickfont=dict(size=10), tickangle=-60),
-        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickmode="array", tickvals=labels,
-                   ticktext=labels, tickfont=dict(size=10))))
+        xaxis=dict(title=_title(x_title), type="category", tickfont=dict(size=10), tickangle=-60, **_ticks(labels)),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickfont=dict(size=10),
+                   **_ticks(labels))))
+
+
+def _ticks(labels: Sequence[str], every_up_to: int = 40) -> dict:
+    """Every token named on the axis up to ``every_up_to`` tokens; beyond that Plotly picks a readable subset (the
+    hover still names each cell)."""
+    return dict(tickmode="array", tickvals=list(labels), ticktext=list(labels)) if len(labels) <= every_up_to else {}
+
+
+def token_heads(tokens: Sequence[str], weights: np.ndarray, query: int, title: str = "", x_title: str = "",
+                y_title: str = "", head_label=_default_head, top_k: int = 3) -> go.Figure:
+    """One query token's attention in every head of a layer ([H, T]: head, key), heads as rows; each head's
+    ``top_k`` keys are written in and the query's own column is outlined."""
+    w = np.asarray(weights, dtype=np.float32)
+    n_head, t = w.shape
+    labels = token_labels(tokens)
+    ys = [head_label(h) for h in range(n_head)]
+    text = [["" for _ in range(t)] for _ in range(n_head)]
+    for h in range(n_head if t <= 40 else 0):  # on long inputs the numbers would overlap: hover instead
+        for k in np.argsort(-w[h], kind="stable")[:top_k]:
+            text[h][int(k)] = f"{w[h, k]:.2f}"
+    heat = dict(type="heatmap", z=typed(w), x=labels, y=ys, zmin=0.0, zmax=1.0, colorscale="Blues", text=text,
+                texttemplate="%{text}", textfont=dict(size=9), colorbar=dict(thickness=12),
+                hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
+    shapes = []
+    if 0 <= query < t:
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=query - 0.5, x1=query + 0.5, y0=0, y1=1,
+                           line=dict(color="#d62728", width=2)))
+    return go.Figure(data=[heat], layout=dict(
+        title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10), height=60 + 26 * n_head + 90,
+        xaxis=dict(title=_title(x_title), type="category", tickfont=dict(size=10), tickangle=-60, **_ticks(labels)),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", fixedrange=True), shapes=shapes))
 
 
 def pattern_grid(scores: np.ndarray, threshold: float | None = None, title: str = "", layer_label=_default_layer,
@@ -187,8 +255,10 @@ def pattern_grid(scores: np.ndarray, threshold: float | None = None, title: str 
         shapes.append(dict(type="rect", xref="x", yref="y", x0=h - 0.45, x1=h + 0.45, y0=l - 0.45, y1=l + 0.45,
                            line=dict(color="#ff7f0e", width=3, dash="dot")))
     return go.Figure(data=data, layout=dict(
-        title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10), height=60 + 42 * n_layer,
-        xaxis=dict(title=_title(x_title), type="category", side="top", fixedrange=True),
+        title=_title(title), margin=dict(l=10, r=10, t=84 if title else 40, b=10), height=84 + 42 * n_layer,
+        # head names on top, level (a phone's width would tilt them into the title)
+        xaxis=dict(title=_title(x_title), type="category", side="top", fixedrange=True, tickangle=0,
+                   tickfont=dict(size=10)),
         yaxis=dict(title=_title(y_title), type="category", autorange="reversed", fixedrange=True), shapes=shapes))
 
 
@@ -198,7 +268,7 @@ def similarity_matrix(embeddings: np.ndarray, labels: Sequence[str], title: str 
     e = np.asarray(embeddings, dtype=np.float64)
     e = e / np.clip(np.linalg.norm(e, axis=1, keepdims=True), 1e-12, None)
     sim = e @ e.T
-    names = _unique([str(s) if len(str(s)) <= 40 else str(s)[:39] + "…" for s in labels])
+    names = _sentence_labels(labels)
     heat = dict(type="heatmap", z=sim, x=names, y=names, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
                 text=[[f"{v:.2f}" for v in row] for row in sim], texttemplate="%{text}",
                 colorbar=dict(thickness=12, title=_title(value_title)),
@@ -214,7 +284,7 @@ def embedding_scatter(embeddings: np.ndarray, labels: Sequence[str], title: str 
     e = np.asarray(embeddings, dtype=np.float64)
     xy = pca_2d(e)
     color = [HEAD_COLORS[g % len(HEAD_COLORS)] for g in groups] if groups is not None else "#1f77b4"
-    names = [str(s) if len(str(s)) <= 40 else str(s)[:39] + "…" for s in labels]
+    names = _sentence_labels(labels)
     pts = dict(type="scatter", x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers+text", text=names,
                textposition="top center", marker=dict(size=10, color=color), hovertemplate="%{text}<extra></extra>")
     return go.Figure(data=[pts], layout=dict(
@@ -244,16 +314,16 @@ def token_similarity(hidden_a: np.ndarray, hidden_b: np.ndarray, tokens_a: Seque
     b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
     sim = a @ b.T
     xs, ys = token_labels(tokens_b), token_labels(tokens_a)
-    heat = dict(type="heatmap", z=sim, x=xs, y=ys, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
+    heat = dict(type="heatmap", z=typed(sim), x=xs, y=ys, zmin=-1.0, zmax=1.0, colorscale="RdBu", reversescale=True,
                 colorbar=dict(thickness=12), hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>")
     return go.Figure(data=[heat], layout=dict(
         title=_title(title), margin=dict(l=10, r=10, t=60 if title else 20, b=10),
         height=max(260, 20 * len(ys) + 150),
-        xaxis=dict(title=_title(x_title), type="category", tickangle=-60, tickmode="array", tickvals=xs, ticktext=xs),
-        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", tickmode="array", tickvals=ys,
-                   ticktext=ys)))
+        xaxis=dict(title=_title(x_title), type="category", tickangle=-60, **_ticks(xs)),
+        yaxis=dict(title=_title(y_title), type="category", autorange="reversed", **_ticks(ys))))
 
 
 LabelFn = Callable[[int], str]
-__all__ = ["HEAD_COLORS", "attention_map", "bin_attention", "embedding_scatter", "head_view", "model_view",
-           "pattern_grid", "pca_2d", "similarity_matrix", "token_labels", "token_similarity"]
+__all__ = ["HEAD_COLORS", "array_of", "attention_map", "bin_attention", "embedding_scatter", "head_view", "model_view",
+           "pattern_grid", "pca_2d", "plot_text", "similarity_matrix", "token_heads", "token_labels",
+           "token_similarity", "typed"]

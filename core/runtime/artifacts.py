@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-
 from core import EXPORTED
 from core.manifest import ArtifactError, excerpt, read_artifact
 from core.runtime.contracts import parse_json, parse_npz, validate_json, validate_npz
@@ -14,7 +13,8 @@ from core.runtime.contracts import parse_json, parse_npz, validate_json, validat
 def reference_name(onnx_name: str) -> str:
     """``gan.generator.onnx`` -> ``reference/gan.generator.npz``."""
     if not isinstance(onnx_name, str) or not onnx_name.endswith(".onnx") or "/" in onnx_name:
-        raise ArtifactError(f"{excerpt(onnx_name)} is not a model file name.")
+        shown = excerpt(onnx_name)
+        raise ArtifactError(f"{shown} is not a model file name.", key="errors.artifact.not_a_model_name", name=shown)
     return f"reference/{onnx_name[: -len('.onnx')]}.npz"
 
 

@@ -84,8 +84,16 @@ _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _fail(name: str, why: str) -> ArtifactError:
-    return ArtifactError(f"{name} is not what the dashboard expects: {why}. Rebuild it with: "
-                         f"{rebuild_command(name)}")
+    """The file, what is wrong with it (a technical detail, in English in every language) and its rebuild command."""
+    cmd = rebuild_command(name)
+    return ArtifactError(f"{name} is not what the dashboard expects: {why}. Rebuild it with: {cmd}",
+                         key="errors.artifact.unexpected", name=name, why=why, cmd=cmd)
+
+
+def _unreadable(name: str, exc: BaseException) -> ArtifactError:
+    why, cmd = exc.__class__.__name__, rebuild_command(name)
+    return ArtifactError(f"{name} is unreadable ({why}); rebuild it with: {cmd}", key="errors.artifact.unreadable",
+                         name=name, why=why, cmd=cmd)
 
 
 def _fmt(shape) -> str:
@@ -227,8 +235,7 @@ def parse_npz(name: str, data: bytes) -> dict[str, np.ndarray]:
     except ArtifactError:
         raise
     except Exception as exc:  # zipfile, zlib, numpy's format reader: truncated or damaged in any way
-        raise ArtifactError(f"{name} is unreadable ({exc.__class__.__name__}); rebuild it with: "
-                            f"{rebuild_command(name)}") from exc
+        raise _unreadable(name, exc) from exc
 
 
 def _check_arrays(name: str, arrays: dict, schema: dict[str, tuple[str, list]]) -> None:
@@ -292,8 +299,7 @@ def parse_json(name: str, data: bytes):
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ArtifactError(f"{name} is unreadable ({exc.__class__.__name__}); rebuild it with: "
-                            f"{rebuild_command(name)}") from exc
+        raise _unreadable(name, exc) from exc
 
 
 def _plain_value(v) -> bool:
@@ -357,9 +363,10 @@ def open_onnx_bytes(name: str, data: bytes, threads: int | None = 1):
     try:
         return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise ArtifactError(f"{name} could not be loaded by onnxruntime "
-                            f"({str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__}). "
-                            f"Rebuild it with: {rebuild_command(name)}") from exc
+        why = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        cmd = rebuild_command(name)
+        raise ArtifactError(f"{name} could not be loaded by onnxruntime ({why}). Rebuild it with: {cmd}",
+                            key="errors.artifact.ort_refused", name=name, why=why, cmd=cmd) from exc
 
 
 def read_card(session) -> dict:

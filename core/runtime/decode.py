@@ -91,8 +91,9 @@ def spec_from_card(card: dict, name: str) -> dict:
     """The decoding section of a model card, or a ModelError naming the rebuild command."""
     dec = card.get("decoding")
     if not isinstance(dec, dict) or not {"vocab", "max_src_len", "max_tgt_len"} <= set(dec):
-        raise ModelError(f"`{name}` has no decoding section in its model card; rebuild it with: "
-                         f"`python -m core.train {card.get('name', name.split('.')[0])}`")
+        cmd = f"python -m core.train {card.get('name', name.split('.')[0])}"
+        raise ModelError(f"{name} has no decoding section in its model card; rebuild it with: {cmd}",
+                         key="errors.model.no_decoding", name=name, cmd=cmd)
     return dec
 
 

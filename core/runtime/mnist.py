@@ -166,6 +166,7 @@ def load_timeline(exported_dir: str | os.PathLike = EXPORTED) -> dict:
 def load_history(name: str, exported_dir: str | os.PathLike = EXPORTED) -> dict:
     """exported/history/<name>.json: {'model': ..., 'epochs': [{'epoch': 1, ...}, ...]}, checked by schema."""
     if not isinstance(name, str) or not name.isidentifier():
-        raise ArtifactError(f"There is no history for {excerpt(name)}.")
+        shown = excerpt(name)
+        raise ArtifactError(f"There is no history for {shown}.", key="errors.artifact.no_history", name=shown)
     rel = f"history/{name}.json"
     return validate_json(rel, parse_json(rel, read_artifact(rel, exported_dir)))

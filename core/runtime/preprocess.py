@@ -42,14 +42,16 @@ class ImageError(UserError):
 def decode_data_url(url: str) -> bytes:
     """The bytes of a ``data:image/png;base64,...`` URL (what the drawing pad returns), at most MAX_DATA_URL_CHARS."""
     if not isinstance(url, str) or not url.startswith("data:") or "," not in url[:200]:
-        raise ImageError("The drawing could not be read (not an image data URL).")
+        raise ImageError("The drawing could not be read (not an image data URL).", key="errors.image.drawing_not_url")
     if len(url) > MAX_DATA_URL_CHARS:
-        raise ImageError(f"The drawing is too large ({len(url) / 1e6:.1f} MB of data; the limit is "
-                         f"{MAX_DATA_URL_CHARS / 1e6:.1f} MB).")
+        mb, limit = f"{len(url) / 1e6:.1f}", f"{MAX_DATA_URL_CHARS / 1e6:.1f}"
+        raise ImageError(f"The drawing is too large ({mb} MB of data; the limit is {limit} MB).",
+                         key="errors.image.drawing_too_large", mb=mb, limit=limit)
     try:
         return base64.b64decode(url.split(",", 1)[1], validate=False)
     except (binascii.Error, ValueError) as exc:
-        raise ImageError("The drawing could not be read (bad base64 data).") from exc
+        raise ImageError("The drawing could not be read (bad base64 data).", key="errors.image.drawing_bad_base64") \
+            from exc
 
 
 def _mp(pixels: int) -> str:
@@ -57,8 +59,18 @@ def _mp(pixels: int) -> str:
     return f"{mp:.0f} MP" if mp >= 10 else f"{mp:.1f} MP"
 
 
-def _too_large(w: int, h: int, note: str = "") -> ImageError:
-    return ImageError(f"The image is {w}×{h} pixels ({_mp(w * h)}); the limit is {_mp(MAX_PIXELS)}{note}.")
+def _too_large(w: int, h: int, scaled: bool = False) -> ImageError:
+    mp, limit = _mp(w * h), _mp(MAX_PIXELS)
+    if scaled:
+        return ImageError(f"The image is {w}×{h} pixels ({mp}); the limit is {limit} (after decoding at 1/8 scale).",
+                          key="errors.image.too_large_scaled", w=w, h=h, mp=mp, limit=limit)
+    return ImageError(f"The image is {w}×{h} pixels ({mp}); the limit is {limit}.", key="errors.image.too_large",
+                      w=w, h=h, mp=mp, limit=limit)
+
+
+def _too_small(w: int, h: int) -> ImageError:
+    return ImageError(f"The image is {w}x{h} pixels; it needs at least {MIN_SIDE} on each side.",
+                      key="errors.image.too_small", w=w, h=h, min=MIN_SIDE)
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
@@ -92,36 +104,46 @@ def _open_lazily(data: bytes) -> Image.Image:
         return Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:  # Pillow's own limit (far above ours) caught it first
         pixels = re.search(r"\((\d+) pixels\)", str(exc))
-        n = int(pixels[1]) if pixels else 0
-        raise ImageError(f"The image has {_mp(n) if n else 'too many pixels'}; the limit is {_mp(MAX_PIXELS)}.") \
-            from exc
+        n, limit = int(pixels[1]) if pixels else 0, _mp(MAX_PIXELS)
+        if not n:
+            raise ImageError(f"The image has too many pixels; the limit is {limit}.",
+                             key="errors.image.too_many_pixels", limit=limit) from exc
+        mp = _mp(n)
+        raise ImageError(f"The image has {mp}; the limit is {limit}.", key="errors.image.pixels", mp=mp,
+                         limit=limit) from exc
     except Exception as exc:  # UnidentifiedImageError, and whatever a damaged header makes a plugin raise
-        raise ImageError(f"This file is not an image in a format this page reads ({_FORMAT_HINT}).") from exc
+        raise ImageError(f"This file is not an image in a format this page reads ({_FORMAT_HINT}).",
+                         key="errors.image.not_an_image") from exc
 
 
 def _first_frame(img: Image.Image) -> Image.Image:
     """Budget checks on the header, then decode the first frame only (JPEG at reduced scale), shrunk to MAX_SIDE."""
     frames = getattr(img, "n_frames", 1) if img.format in ("PNG", "WEBP") else 1  # declared: no frame is read
     if isinstance(frames, int) and frames > MAX_FRAMES:
-        raise ImageError(f"The image has {frames:,} frames; the limit is {MAX_FRAMES:,} (only the first is used).")
+        n, limit = f"{frames:,}", f"{MAX_FRAMES:,}"
+        raise ImageError(f"The image has {n} frames; the limit is {limit} (only the first is used).",
+                         key="errors.image.frames", n=n, limit=limit)
     w, h = img.size
     if min(w, h) < MIN_SIDE:
-        raise ImageError(f"The image is {w}x{h} pixels; it needs at least {MIN_SIDE} on each side.")
+        raise _too_small(w, h)
     if img.format == "JPEG" and w * h > MAX_JPEG_PIXELS:
-        raise ImageError(f"The image is {w}×{h} pixels ({_mp(w * h)}); the limit for JPEG files is "
-                         f"{_mp(MAX_JPEG_PIXELS)}.")
+        mp, limit = _mp(w * h), _mp(MAX_JPEG_PIXELS)
+        raise ImageError(f"The image is {w}×{h} pixels ({mp}); the limit for JPEG files is {limit}.",
+                         key="errors.image.jpeg_too_large", w=w, h=h, mp=mp, limit=limit)
     if img.format == "JPEG" and w * h > (MAX_SIDE * 2) ** 2:
         img.draft("L" if img.mode in ("L", "RGB") else None, (MAX_SIDE, MAX_SIDE))  # libjpeg's 1/2..1/8 scaling
     if img.size[0] * img.size[1] > MAX_PIXELS:
-        raise _too_large(w, h, " (after decoding at 1/8 scale)" if img.size != (w, h) else "")
+        raise _too_large(w, h, scaled=img.size != (w, h))
     try:
         img.load()  # the first frame: nothing ever seeks further
     except Image.DecompressionBombError as exc:
         raise _too_large(w, h) from exc
     except MemoryError as exc:
-        raise ImageError(f"The image is too large to decode here ({w}×{h} pixels).") from exc
+        raise ImageError(f"The image is too large to decode here ({w}×{h} pixels).", key="errors.image.no_memory",
+                         w=w, h=h) from exc
     except Exception as exc:
-        raise ImageError("The image is damaged or truncated: it could not be decoded.") from exc
+        raise ImageError("The image is damaged or truncated: it could not be decoded.", key="errors.image.damaged") \
+            from exc
     if max(img.size) > MAX_SIDE:
         img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
     try:
@@ -137,8 +159,7 @@ def open_image(data: bytes | Image.Image) -> Image.Image:
     if isinstance(data, Image.Image):
         img = data
         if min(img.size) < MIN_SIDE:
-            raise ImageError(f"The image is {img.size[0]}x{img.size[1]} pixels; it needs at least {MIN_SIDE} on each "
-                             "side.")
+            raise _too_small(*img.size)
         if img.size[0] * img.size[1] > MAX_PIXELS:
             raise _too_large(*img.size)
         if max(img.size) > MAX_SIDE:
@@ -146,12 +167,14 @@ def open_image(data: bytes | Image.Image) -> Image.Image:
             img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
         return img
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ImageError("Expected the bytes of an image file.")
+        raise ImageError("Expected the bytes of an image file.", key="errors.image.not_bytes")
     data = bytes(data)
     if not data:
-        raise ImageError("The file is empty.")
+        raise ImageError("The file is empty.", key="errors.image.empty_file")
     if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB.")
+        mb, limit = f"{len(data) / 1e6:.1f}", f"{MAX_FILE_BYTES / 1e6:.0f}"
+        raise ImageError(f"The file is {mb} MB; the limit is {limit} MB.", key="errors.image.file_too_large", mb=mb,
+                         limit=limit)
     img = _open_lazily(data)
     try:
         return _first_frame(img)
@@ -188,7 +211,9 @@ def _luminance(img: Image.Image) -> np.ndarray:
             if gray.mode != "L":
                 return _luminance(gray)
         except Exception as exc:
-            raise ImageError(f"Images in colour mode {img.mode} are not supported.") from exc
+            mode = img.mode
+            raise ImageError(f"Images in colour mode {mode} are not supported.", key="errors.image.mode",
+                             mode=mode) from exc
     return np.asarray(gray, dtype=np.float32) / 255.0
 
 
@@ -216,7 +241,8 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
     ink = np.clip(ink, 0.0, None)
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise ImageError("No digit found: the image looks blank (no ink stands out from the background).")
+        raise ImageError("No digit found: the image looks blank (no ink stands out from the background).",
+                         key="errors.image.blank")
     return ink / peak
 
 
@@ -231,7 +257,7 @@ def mnistify(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink, fit into 20x20 keeping aspect, centre of mass at the centre of 28x28 -> float32 [28, 28]."""
     mask = ink > INK_LEVEL
     if mask.sum() < 2:
-        raise ImageError("No digit found: there is too little ink in the image.")
+        raise ImageError("No digit found: there is too little ink in the image.", key="errors.image.little_ink")
     ys, xs = np.nonzero(mask)
     crop = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
     h, w = crop.shape
@@ -250,7 +276,7 @@ def mnistify(ink: np.ndarray) -> np.ndarray:
     out = field[top: top + SIZE, left: left + SIZE]
     peak = float(out.max())
     if peak <= 0:
-        raise ImageError("No digit found after scaling the image.")
+        raise ImageError("No digit found after scaling the image.", key="errors.image.vanished")
     return (out / peak).astype(np.float32)
 
 
@@ -269,21 +295,26 @@ def preprocess(data: bytes | Image.Image | np.ndarray) -> np.ndarray:
     except ImageError:
         raise
     except MemoryError as exc:
-        raise ImageError("The image is too large to process here.") from exc
+        raise ImageError("The image is too large to process here.", key="errors.image.no_memory_process") from exc
     except Exception as exc:  # a mode or a file Pillow half-reads: never a traceback on the page
-        raise ImageError("The image could not be processed (an unusual or damaged file).") from exc
+        raise ImageError("The image could not be processed (an unusual or damaged file).",
+                         key="errors.image.unprocessable") from exc
 
 
 def _from_array(data: np.ndarray) -> Image.Image:
     arr = np.asarray(data)
     if arr.ndim not in (2, 3) or arr.size == 0:
-        raise ImageError(f"Expected a 2-D image array, got shape {arr.shape}.")
+        shape = str(arr.shape)
+        raise ImageError(f"Expected a 2-D image array, got shape {shape}.", key="errors.image.array_shape",
+                         shape=shape)
     if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
-        raise ImageError(f"Expected 1, 3 or 4 colour channels, got {arr.shape[2]}.")
+        n = arr.shape[2]
+        raise ImageError(f"Expected 1, 3 or 4 colour channels, got {n}.", key="errors.image.channels", n=n)
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
         raise _too_large(arr.shape[1], arr.shape[0])
     if arr.dtype.kind not in "biuf":
-        raise ImageError(f"Expected an array of numbers, got {arr.dtype.kind!r} values.")
+        kind = repr(arr.dtype.kind)
+        raise ImageError(f"Expected an array of numbers, got {kind} values.", key="errors.image.array_kind", kind=kind)
     if arr.dtype != np.uint8:
         a = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         arr = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
@@ -299,5 +330,6 @@ def as_batch(images: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         x = x[:, None]
     if x.shape[-2:] != (SIZE, SIZE) or x.ndim != 4:
-        raise ImageError(f"Expected 28x28 images, got shape {tuple(np.asarray(images).shape)}.")
+        shape = str(tuple(np.asarray(images).shape))
+        raise ImageError(f"Expected 28x28 images, got shape {shape}.", key="errors.image.batch_shape", shape=shape)
     return x

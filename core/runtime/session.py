@@ -44,7 +44,9 @@ class LoadedModel:
         try:
             values = self.session.run(names, feeds)
         except Exception as exc:  # ORT raises its own types for shape/type errors
-            raise ModelError(f"{self.name}: onnxruntime could not run this input ({str(exc).splitlines()[0]})") from exc
+            name, why = self.name, (str(exc).splitlines() or [exc.__class__.__name__])[0][:300]
+            raise ModelError(f"{name}: onnxruntime could not run this input ({why})", key="errors.model.run_failed",
+                             name=name, why=why) from exc
         return dict(zip(names, values))
 
 
@@ -56,7 +58,9 @@ def provider_list(requested: str) -> tuple[list[str], str | None]:
     """The providers to ask ORT for, and a note when CUDA was asked for but this onnxruntime cannot give it."""
     requested = requested.lower()
     if requested not in PROVIDER_CHOICES:
-        raise ModelError(f"Unknown execution provider {requested!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+        shown, choices = repr(requested[:40]), ", ".join(PROVIDER_CHOICES)
+        raise ModelError(f"Unknown execution provider {shown}; choose one of {choices}",
+                         key="errors.model.unknown_provider", shown=shown, choices=choices)
     have = available_providers()
     if requested == "cpu":
         return [_CPU], None
@@ -91,16 +95,18 @@ def open_session(path: str | os.PathLike, provider: str = "auto", threads: int |
     try:
         sess = ort.InferenceSession(data if data is not None else str(path), sess_options=opts, providers=providers)
     except Exception as exc:
-        raise ModelError(
-            f"{path.name} could not be loaded by onnxruntime ({str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__})"
-        ) from exc
+        name, why = path.name, str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise ModelError(f"{name} could not be loaded by onnxruntime ({why})", key="errors.model.ort_refused",
+                         name=name, why=why) from exc
     used = sess.get_providers()
     if provider == "cuda" and note is None and (not used or used[0] != _CUDA):
         note = f"CUDA was requested, but onnxruntime fell back to {', '.join(used)}."
     try:
         inputs, outputs = [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]
     except ValueError as exc:  # names that are not UTF-8 (a damaged file onnxruntime still parsed)
-        raise ModelError(f"{path.name} could not be loaded: its input or output names are unreadable") from exc
+        name = path.name
+        raise ModelError(f"{name} could not be loaded: its input or output names are unreadable",
+                         key="errors.model.names_unreadable", name=name) from exc
     return LoadedModel(
         name=path.name, path=path, session=sess, card=read_card(sess), requested=provider, providers=used,
         note=note, inputs=inputs, outputs=outputs,
@@ -123,11 +129,12 @@ def load_model(name: str, provider: str = "auto", exported_dir: str | os.PathLik
         except ValueError:  # not UTF-8
             raw = "unreadable"
         if raw and not loaded.card:
-            raise ArtifactError(f"{name} has a model card that is not readable JSON. Rebuild it with: "
-                                f"{rebuild_command(name)}")
+            cmd = rebuild_command(name)
+            raise ArtifactError(f"{name} has a model card that is not readable JSON. Rebuild it with: {cmd}",
+                                key="errors.model.card_unreadable", name=name, cmd=cmd)
         check_onnx(name, loaded.session, loaded.card)
     except ModelError:
         raise
     except ArtifactError as exc:
-        raise ModelError(str(exc)) from exc
+        raise ModelError.like(exc) from exc
     return loaded

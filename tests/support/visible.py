@@ -4,6 +4,7 @@ Plotly figures (titles, axes, annotations, legends, hover templates). Used by th
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from typing import Iterator
 
 # proto fields that are identifiers, data or code, not text a visitor reads
@@ -68,6 +69,34 @@ def _plotly(spec: str) -> Iterator[str]:
             yield from title(bar)
 
 
+class _HtmlText(HTMLParser):
+    """The text a browser shows of an HTML fragment: tag contents, not tags, attributes, styles or scripts."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.out.append(data)
+
+
+def _html(body: str) -> list[str]:
+    p = _HtmlText()
+    p.feed(body)
+    p.close()
+    return [" ".join(p.out)] if p.out else []
+
+
 def visible_texts(at) -> list[str]:
     """Every text of the rendered app (main and sidebar)."""
     out: list[str] = []
@@ -83,6 +112,9 @@ def visible_texts(at) -> list[str]:
             return
         if kind == "plotly_chart":
             out.extend(_plotly(proto.spec))
+            return
+        if kind == "html":
+            out.extend(_html(getattr(proto, "body", "")))
             return
         try:
             out.extend(_strings(proto, skip_body=kind in ("code",)))
