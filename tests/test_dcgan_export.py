@@ -196,6 +196,18 @@ def test_dcgan_without_fid_features_says_to_train_it_first(tmp_path, mnist_dir, 
     assert rc == 1 and "core.train fid_features" in err and "Traceback" not in err
 
 
+def test_a_damaged_quality_table_names_the_rebuild_command(manifest, exported_dir, tmp_path):
+    from core.manifest import ArtifactError, write_manifest
+
+    table = json.loads((exported_dir / "dcgan_quality.json").read_text())
+    del table["rows"]["blurred"]  # the blurred-digit reference must always be shown beside the generators
+    (tmp_path / "dcgan_quality.json").write_text(json.dumps(table))
+    write_manifest(tmp_path)
+    with pytest.raises(ArtifactError, match="python -m core.train dcgan") as exc:
+        gc.load_quality(tmp_path)
+    assert exc.value.key == "errors.artifact.unexpected"
+
+
 def test_quality_json_is_the_cards_figures(manifest, exported_dir):
     table = json.loads((exported_dir / "dcgan_quality.json").read_text())
     card = open_session(exported_dir / "dcgan.generator.onnx", "cpu").card["metrics"]

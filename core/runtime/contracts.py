@@ -342,12 +342,28 @@ def _check_dates_examples(name: str, obj) -> None:
             raise _fail(name, f"example {i + 1} is not a source text with a YYYY-MM-DD target")
 
 
+QUALITY_ROWS = ("real", "blurred")  # dcgan_quality.json: the floor and blurred digits are always there
+QUALITY_KEYS = ("fid", "kid_x1000", "precision", "recall")
+
+
+def _check_quality(name: str, obj) -> None:
+    rows = obj.get("rows") if isinstance(obj, dict) else None
+    if not isinstance(rows, dict) or not all(k in rows for k in QUALITY_ROWS):
+        raise _fail(name, "its rows must hold the real-vs-real floor and blurred digits")
+    for k, row in rows.items():
+        if not isinstance(row, dict) or not all(isinstance(row.get(f), (int, float)) and not isinstance(row.get(f), bool)
+                                                and math.isfinite(row[f]) for f in QUALITY_KEYS):
+            raise _fail(name, f"row {excerpt(k)} lacks finite {', '.join(QUALITY_KEYS)}")
+
+
 def validate_json(name: str, obj):
-    """A known JSON artifact checked by schema: history/<model>.json and dates_examples.json."""
+    """A known JSON artifact checked by schema: history/<model>.json, dates_examples.json, dcgan_quality.json."""
     if name.startswith("history/") and name.endswith(".json"):
         _check_history(name, obj)
     elif name == "dates_examples.json":
         _check_dates_examples(name, obj)
+    elif name == "dcgan_quality.json":
+        _check_quality(name, obj)
     return obj
 
 

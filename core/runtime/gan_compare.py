@@ -17,9 +17,9 @@ import os
 import numpy as np
 
 from core import EXPORTED
-from core.manifest import ArtifactError, read_artifact
+from core.manifest import read_artifact
 from core.runtime import mnist as rt
-from core.runtime.contracts import parse_json, parse_npz, validate_npz
+from core.runtime.contracts import parse_json, parse_npz, validate_json, validate_npz
 
 MODELS = ("gan", "dcgan")  # the text's GAN first
 TITLES = {"gan": "the text's GAN (dense G)", "dcgan": "DCGAN (convolutional G)"}
@@ -138,12 +138,8 @@ def verdict_summary(discriminators: dict, generators: dict, real: np.ndarray, n:
 def load_quality(exported_dir: str | os.PathLike = EXPORTED) -> dict:
     """dcgan_quality.json: {'rows': {'real', 'blurred', 'gan', 'dcgan': {fid, kid_x1000, precision, recall, ...}},
     'n', 'noise_seed', ...}; 'real' is the real-vs-real floor."""
-    table = parse_json(QUALITY_FILE, read_artifact(QUALITY_FILE, exported_dir))  # sha256 checked against the manifest
-    rows = table.get("rows") if isinstance(table, dict) else None
-    if not isinstance(rows, dict) or not all(isinstance(rows.get(k), dict) and isinstance(rows[k].get("fid"), float)
-                                             for k in ("real", "blurred")):
-        raise ArtifactError(f"`{QUALITY_FILE}` is not a quality table; rebuild it with: python -m core.train dcgan")
-    return table
+    # sha256 checked against the manifest, then the schema (contracts): an ArtifactError names the rebuild command
+    return validate_json(QUALITY_FILE, parse_json(QUALITY_FILE, read_artifact(QUALITY_FILE, exported_dir)))
 
 
 def quality_rows(table: dict) -> list[dict]:
