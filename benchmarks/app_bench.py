@@ -25,9 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PAGES = {"Home": "pages/home.py", "Autoencoder": "pages/autoencoder.py", "GAN": "pages/gan.py",
-         "Attention": "pages/attention.py", "Transformer": "pages/transformer.py",
-         "RealTransformer": "pages/real_transformer.py", "Models": "pages/models.py", "FAQ": "pages/faq.py"}
+PAGES = {"Home": "app_pages/home.py", "Autoencoder": "app_pages/autoencoder.py", "GAN": "app_pages/gan.py",
+         "Attention": "app_pages/attention.py", "Transformer": "app_pages/transformer.py",
+         "RealTransformer": "app_pages/real_transformer.py", "Models": "app_pages/models.py", "FAQ": "app_pages/faq.py"}
 SLUGS = {"Home": ""}  # the URL path of each page (ui/app.py): the page's name, except Home
 CHROMIUM = "/usr/bin/chromium"
 # 250 MB before the Real Transformer; issue 11 allows 400 MB with every page visited, MiniLM (22.6M parameters) loaded

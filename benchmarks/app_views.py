@@ -62,10 +62,10 @@ PAGES: list[PageViews] = [  # widget keys and URL parameters as the pages bind t
         {"text": DATES[1]}, {"text": DATES[4]}, {"text": DATES[7]}, {"layer": "2"}, {"head": "4"}, {"head": "2"},
         {"t": 5}, {"heads": "encoder self-attention"}, {"heads": "cross-attention"},
     ]),
-    PageViews("RealTransformer", ["", "text=Electroencephalography+is+hard+to+spell.&layer=2&head=7",
+    PageViews("RealTransformer", ["", "sentence=Electroencephalography+is+hard+to+spell.&rlayer=2&rhead=7",
                                   "tok=3&pattern=cls&focus=2"], [
-        {"text": "The bank raised interest rates."}, {"text": "A man is eating food."}, {"layer": "3"},
-        {"head": "H2"}, {"pattern": "next token"}, {"b": "Shares dropped on Wall Street."},
+        {"sentence": "The bank raised interest rates."}, {"sentence": "A man is eating food."}, {"rlayer": "3"},
+        {"rhead": "H2"}, {"pattern": "next token"}, {"sb": "Shares dropped on Wall Street."},
     ]),
     PageViews("Models", ["", "model=classifier.onnx", "model=transformer.encoder.onnx&precision=int8"], [
         {"model": "gan.generator.onnx"}, {"model": "classifier.onnx"}, {"precision": "int8"}, {"precision": "fp32"},

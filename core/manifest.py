@@ -15,6 +15,7 @@ from core.errors import UserError
 MANIFEST = "manifest.json"
 TRAINABLE = (
     "autoencoder", "autoencoder_2d", "conv_autoencoder", "gan", "classifier", "seq2seq_attention", "transformer",
+    "dcgan", "fid_features",
 )
 # Artifacts not made by training: the pretrained MiniLM's weightless graph (+ its reference) and its head table.
 PRETRAINED = {"minilm": "python -m core.pretrained.export", "minilm_heads": "python -m core.pretrained.heads"}

@@ -1,7 +1,8 @@
 """python -m core.train MODEL: train, evaluate on held-out data, export to ONNX and validate against PyTorch.
 
-MODEL is one of the MNIST models (autoencoder, autoencoder_2d, conv_autoencoder, gan, classifier), one of the
-sequence models (seq2seq_attention, transformer), or `all` (the classifier before the GAN, which it judges).
+MODEL is one of the MNIST models (autoencoder, autoencoder_2d, conv_autoencoder, gan, classifier, fid_features,
+dcgan), one of the sequence models (seq2seq_attention, transformer), or `all` (the classifier before the GANs,
+which it judges, and fid_features before the DCGAN, which it measures).
 
 Data-parallel over several processes (gloo on CPU, NCCL on CUDA), with PyTorch's launcher:
   torchrun --standalone --nproc-per-node 2 -m core.train MODEL ...
@@ -26,10 +27,12 @@ REGISTRY = {
     "autoencoder_2d": "core.training.mnist",
     "conv_autoencoder": "core.training.mnist",
     "gan": "core.training.mnist",
+    "fid_features": "core.training.dcgan",  # the GANs' FID/KID/precision-recall features: before the DCGAN
+    "dcgan": "core.training.dcgan",
     "seq2seq_attention": "core.training.sequence",
     "transformer": "core.training.sequence",
 }
-ORDER = list(REGISTRY)  # classifier first: the GAN's metrics need it
+ORDER = list(REGISTRY)  # classifier first: the GANs' metrics need it; fid_features before dcgan
 
 
 class _Parser(argparse.ArgumentParser):

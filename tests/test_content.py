@@ -113,8 +113,8 @@ def test_project_map_names_real_models_and_pages(data):
     root = Path(__file__).resolve().parent.parent
     for item in data["project_map"]:
         assert set(item["models"]) <= set(TRAINABLE), item["id"]
-        assert item["page"].startswith("pages/") and item["page"].endswith(".py"), item["id"]
-        if (root / "pages").is_dir() and len(list((root / "pages").glob("*.py"))) >= 6:  # once the dashboard is built
+        assert item["page"].startswith("app_pages/") and item["page"].endswith(".py"), item["id"]
+        if (root / "app_pages").is_dir() and len(list((root / "app_pages").glob("*.py"))) >= 6:  # once the dashboard is built
             assert (root / item["page"]).is_file(), item["page"]
 
 

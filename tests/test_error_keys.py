@@ -342,7 +342,7 @@ def _plain(markdown: str) -> str:
 
 def test_an_uploaded_blank_image_is_refused_in_chinese():
     pytest.importorskip("streamlit")
-    at = _page("pages/autoencoder.py", {"lang": "zh", "source": "upload"})
+    at = _page("app_pages/autoencoder.py", {"lang": "zh", "source": "upload"})
     assert len(at.get("file_uploader")) == 1, "the upload source shows one uploader"
     # AppTest formats every radio's value again between runs, outside the page (where the label comes out in
     # English): give it the label the page drew, as the browser would
@@ -357,12 +357,12 @@ def test_an_uploaded_blank_image_is_refused_in_chinese():
 
 
 @pytest.mark.parametrize("page, query, key, fields", [
-    ("pages/faq.py", {"params": "lots"}, "errors.count.start", {"shown": "'lots'"}),
-    ("pages/attention.py", {"text": "二〇二六年"}, "errors.date.outside", {"n": 4, "chars": "'〇', '二', '六', '年'"}),
+    ("app_pages/faq.py", {"params": "lots"}, "errors.count.start", {"shown": "'lots'"}),
+    ("app_pages/attention.py", {"text": "二〇二六年"}, "errors.date.outside", {"n": 4, "chars": "'〇', '二', '六', '年'"}),
 ])
 def test_visitor_input_errors_are_chinese_on_a_chinese_page(page, query, key, fields):
     pytest.importorskip("streamlit")
-    if page == "pages/attention.py" and not (EXPORTED / "seq2seq_attention.encoder.onnx").is_file():
+    if page == "app_pages/attention.py" and not (EXPORTED / "seq2seq_attention.encoder.onnx").is_file():
         pytest.skip("exported/ lacks the attention model (python -m core.train seq2seq_attention)")
     at = _page(page, {"lang": "zh", **query})
     shown = [_plain(e.value) for e in at.error]

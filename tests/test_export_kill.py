@@ -94,7 +94,7 @@ def test_a_killed_real_export_leaves_the_old_set_and_the_pages_serve_it(setup):
     assert verified(scratch) == old
 
     errors = page_errors(scratch)
-    assert set(errors) >= {"pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/models.py"}
+    assert set(errors) >= {"app_pages/home.py", "app_pages/autoencoder.py", "app_pages/gan.py", "app_pages/models.py"}
     assert not any("corrupt" in m or "Traceback" in m for msgs in errors.values() for m in msgs), errors
     assert all(msgs == [] for msgs in errors.values()), errors
 

@@ -19,14 +19,15 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 GLOBAL = ["lang", "provider"]
 PARAMS = {  # every parameter each page reads from the URL
-    "pages/home.py": [],
-    "pages/autoencoder.py": ["source", "digit", "n", "z1", "z2", "a", "b", "steps"],
-    "pages/gan.py": ["seed", "grid", "seed_a", "seed_b", "steps", "epoch", "hseed", "source", "digit", "n"],
-    "pages/attention.py": ["text", "step"],
-    "pages/transformer.py": ["text", "layer", "head", "heads", "t"],
-    "pages/real_transformer.py": ["text", "layer", "head", "focus", "tok", "pattern", "a", "b", "set"],
-    "pages/models.py": ["model", "runs"],
-    "pages/faq.py": ["q", "params"],
+    "app_pages/home.py": [],
+    "app_pages/autoencoder.py": ["source", "digit", "n", "z1", "z2", "a", "b", "steps"],
+    "app_pages/gan.py": ["seed", "grid", "seed_a", "seed_b", "steps", "epoch", "hseed", "source", "digit", "n"],
+    "app_pages/attention.py": ["text", "step"],
+    "app_pages/transformer.py": ["text", "layer", "head", "heads", "t"],
+    "app_pages/real_transformer.py": ["sentence", "rlayer", "rhead", "focus", "tok", "pattern", "sa", "sb", "set",
+                                      "text", "a"],
+    "app_pages/models.py": ["model", "runs"],
+    "app_pages/faq.py": ["q", "params"],
 }
 EVIL = [
     "1e400", "-1e400", "inf", "-inf", "nan", "NaN", "1e308", "9" * 400, "-1", "0x1f", "", " ", "1,5", "[1]", "%00",
@@ -42,7 +43,7 @@ def run(page: str, query: dict[str, str]) -> AppTest:
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.query_params.update(query)
     at.run()
-    if page != "pages/home.py" and not at.exception:
+    if page != "app_pages/home.py" and not at.exception:
         at.switch_page(page).run()
     return at
 
@@ -91,7 +92,7 @@ def test_fuzzed_parameters(page, data):
 
 def test_nan_latent_coordinate_is_ignored():
     """?z1=nan once decoded an all-NaN image titled "decoded z = (nan, …)"."""
-    at = run("pages/autoencoder.py", {"z1": "nan", "z2": "inf"})
+    at = run("app_pages/autoencoder.py", {"z1": "nan", "z2": "inf"})
     check(at, {})
     z1 = next(s for s in at.slider if s.key == "z1").value
     z2 = next(s for s in at.slider if s.key == "z2").value
@@ -100,12 +101,12 @@ def test_nan_latent_coordinate_is_ignored():
 
 def test_overflowing_integer_is_dropped_not_a_crash():
     """Streamlit's int number_input raises OverflowError when seeded from ?seed=1e400; the page drops it."""
-    at = run("pages/gan.py", {"seed": "1e400", "hseed": "-inf", "seed_a": "9" * 400})
+    at = run("app_pages/gan.py", {"seed": "1e400", "hseed": "-inf", "seed_a": "9" * 400})
     check(at, {})
     assert next(w for w in at.number_input if w.key == "seed").value == 0
 
 
 def test_markdown_in_the_calculator_box_is_shown_as_text():
-    at = run("pages/faq.py", {"params": "[log in again](https://evil.example/login)"})
+    at = run("app_pages/faq.py", {"params": "[log in again](https://evil.example/login)"})
     check(at, {})
     assert at.error, "an unreadable count gives a message"

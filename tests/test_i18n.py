@@ -11,10 +11,10 @@ import pytest
 
 from core import content, i18n
 from core.sizecalc import PRESETS
+from ui.app import PAGES as APP_PAGES
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
+PAGES = [p.file for p in APP_PAGES]  # every page, in the router's order (ui/app.py)
 
 
 def test_catalogue_is_complete_in_both_languages():
@@ -35,7 +35,7 @@ _LITERAL = re.compile(r"""\b(?:ui\.t|i18n\.t|\bt)\(\s*["']([a-z_]+\.[a-z0-9_.]+)
 
 def test_every_key_the_code_names_exists():
     missing = {}
-    for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "core" / "figures.py"]:
+    for path in [*ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "core" / "figures.py"]:
         for key in _LITERAL.findall(path.read_text(encoding="utf-8")):
             if not i18n.has(key):
                 missing.setdefault(key, path.name)
@@ -196,7 +196,7 @@ def test_page_in_chinese_shows_no_untranslated_text(page, allowed):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     at.query_params["lang"] = "zh"
     at.run()
-    if page != "pages/home.py":
+    if page != "app_pages/home.py":
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     found = {}

@@ -9,13 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ui.app import PAGES as APP_PAGES
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from core.i18n import t  # noqa: E402
 
 UNEXPECTED = t("app.unexpected", "en")[:40]  # the router's message for an error a page did not handle
-PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
+PAGES = [p.file for p in APP_PAGES]  # every page, in the router's order (ui/app.py)
 
 SCRIPT = textwrap.dedent("""
     import importlib.abc, json, sys
@@ -43,6 +44,7 @@ SCRIPT = textwrap.dedent("""
         out["pages"][page] = {"exceptions": [str(e.value)[:500] for e in at.exception],
                               "errors": [str(e.value)[:300] for e in at.error]}
     out["torch_loaded"] = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+    out["heavy_loaded"] = sorted(m for m in ("pandas", "pyarrow") if m in sys.modules)
     print("RESULT " + json.dumps(out))
 """)
 
@@ -58,6 +60,8 @@ def test_every_page_runs_with_torch_unimportable(tmp_path):
     res = json.loads(line[len("RESULT "):])
     assert res["blocked"], "the import blocker did not work"
     assert res["torch_loaded"] == []
+    # pandas + pyarrow would add ~70 MB to a small host's server (st.dataframe, or dicts in a component's data)
+    assert res["heavy_loaded"] == [], res["heavy_loaded"]
     for page, r in res["pages"].items():
         assert r["exceptions"] == [], f"{page}: {r['exceptions']}"
         assert not any("torch" in e.lower() for e in r["errors"]), f"{page}: {r['errors']}"

@@ -1,4 +1,4 @@
-"""The Real Transformer page (pages/real_transformer.py) under AppTest, through the router: it renders in English and
+"""The Real Transformer page (app_pages/real_transformer.py) under AppTest, through the router: it renders in English and
 Chinese; the sentence, layer, head, token and pattern change what is shown (compared with the runtime's own numbers,
 not with stored values); [UNK], truncation, empty text and control characters give their messages; visitor text
 never reaches a figure as markup; two sentences' similarity is the model's; without the weights the page says how
@@ -22,7 +22,7 @@ from tests.test_app_pages import bound, ok, plain, run, spec, widget, z_of
 
 pytest.importorskip("streamlit")
 
-PAGE = "pages/real_transformer.py"
+PAGE = "app_pages/real_transformer.py"
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_the_sentence_changes_the_view_and_lives_in_the_url(minilm):
     at = page()
     first = spec(at, "map")
     text = "Electroencephalography is unbelievably hard to spell."
-    at = ok(widget(at.text_area, "text").set_value(text).run())
-    assert bound(widget(at.text_area, "text"))
+    at = ok(widget(at.text_area, "sentence").set_value(text).run())
+    assert bound(widget(at.text_area, "sentence"))
     tk = minilm.tokenize(text)
     assert _metric(at, t("realtf.n_tokens", "en")) == str(tk.n_tokens)
     pieces = sum(1 for i in range(1, tk.n_tokens)
@@ -85,25 +85,25 @@ def test_the_sentence_changes_the_view_and_lives_in_the_url(minilm):
     want = minilm.analyse(text).attentions[0].mean(0)
     got = z_of(spec(at, "map"))
     assert got.shape == want.shape != z_of(first).shape and np.allclose(got, want, atol=1e-5)
-    again = page({"text": text})  # a shared link opens the same view
+    again = page({"sentence": text})  # a shared link opens the same view
     assert np.allclose(z_of(spec(again, "map")), got)
 
 
 def test_layer_head_token_and_focus_change_the_view_and_the_url(minilm):
     text = examples.PRESETS[0]
     a = minilm.analyse(text)
-    at = page({"text": text})
-    at = ok(widget(at.selectbox, "layer").set_value(3).run())
-    assert bound(widget(at.selectbox, "layer"))
+    at = page({"sentence": text})
+    at = ok(widget(at.selectbox, "rlayer").set_value(3).run())
+    assert bound(widget(at.selectbox, "rlayer"))
     assert np.allclose(z_of(spec(at, "map")), a.attentions[3].mean(0), atol=1e-5)
-    at = ok(widget(at.selectbox, "head").set_value("7").run())
-    assert at.query_params["head"] == ["7"] or at.query_params["head"] == "7"
+    at = ok(widget(at.selectbox, "rhead").set_value("7").run())
+    assert at.query_params["rhead"] == ["7"] or at.query_params["rhead"] == "7"
     assert np.allclose(z_of(spec(at, "map")), a.attentions[3, 7], atol=1e-5)
     hv = spec(at, "head_view")
     legend = [d["name"] for d in hv["data"] if d.get("mode") == "markers"]
     assert legend == [t("realtf.h", "en", h=7)]  # one head kept
     # a link with layer, head, focus and token opens that view
-    at = page({"text": text, "layer": 1, "head": 8, "focus": 2, "tok": 4})
+    at = page({"sentence": text, "rlayer": 1, "rhead": 8, "focus": 2, "tok": 4})
     assert np.allclose(z_of(spec(at, "map")), a.attentions[1, 8], atol=1e-5)
     lines = [d for d in spec(at, "head_view")["data"] if d.get("mode") == "lines"]
     assert lines and {float(y) for d in lines for y in array_of(d["y"])[0::3]} == {-2.0}  # only token 2's lines
@@ -131,7 +131,7 @@ def test_measured_patterns_are_the_committed_table_and_score_the_sentence(minilm
 def test_chinese_shows_its_unks_with_the_characters_they_replaced(minilm):
     tk = minilm.tokenize(examples.SOURCE_ZH)
     assert tk.n_unk > 10
-    at = page({"text": examples.SOURCE_ZH})
+    at = page({"sentence": examples.SOURCE_ZH})
     assert _metric(at, "[UNK]") == str(tk.n_unk)
     assert any(f"{tk.n_unk} of the {tk.n_tokens} tokens" in plain(i.value) for i in at.info)
     strip = _strip(at)
@@ -139,31 +139,31 @@ def test_chinese_shows_its_unks_with_the_characters_they_replaced(minilm):
     first = tk.unk.index(True)
     a, b = tk.offsets[first]
     assert f"[UNK]<b>{tk.text[a:b]}</b>" in strip
-    zh = page({"text": examples.SOURCE_ZH, "lang": "zh"})
+    zh = page({"sentence": examples.SOURCE_ZH, "lang": "zh"})
     assert any("[UNK]" in i.value and str(tk.n_unk) in i.value for i in zh.info)
 
 
 def test_truncation_empty_text_and_control_characters(minilm):
     long = "word " * 300
     tk = minilm.tokenize(long)
-    at = page({"text": long})
+    at = page({"sentence": long})
     assert _metric(at, t("realtf.n_tokens", "en")) == str(tk.n_tokens) == "256"
     assert any(str(tk.n_tokens_full) in w.value and "256" in w.value for w in at.warning)
     assert tk.n_tokens_full > 256
     assert z_of(spec(at, "map")).shape == (256, 256)
     assert len(spec(at, "model_view")["data"][0]["x"]) == 32  # binned
-    at = ok(widget(at.text_area, "text").set_value("   ").run())
+    at = ok(widget(at.text_area, "sentence").set_value("   ").run())
     assert any(t("realtf.err_empty", "en") in i.value for i in at.info)
     assert not at.error and not at.get("html")  # no strip, no error; the rest of the page goes on
     spec(at, "grid_measured")
     spec(at, "sim_matrix")
-    at = ok(widget(at.text_area, "text").set_value("bell\x07 and\x00 null\u200b here").run())
+    at = ok(widget(at.text_area, "sentence").set_value("bell\x07 and\x00 null\u200b here").run())
     assert any(t("realtf.removed", "en", n=3) in i.value for i in at.info)
 
 
 def test_visitor_text_is_never_markup_in_figures_or_messages(minilm):
     evil = "<a href='https://evil.example'>click</a> <b>bold</b> [x](https://evil.example) & co"
-    at = page({"text": evil, "tok": 1, "a": evil, "b": "<img src=x onerror=alert(1)>"})
+    at = page({"sentence": evil, "tok": 1, "sa": evil, "sb": "<img src=x onerror=alert(1)>"})
     for key in ("head_view", "map", "model_view", "token_heads", "tok_sim"):
         raw = json.dumps(spec(at, key))
         assert "<a" not in raw and "<b>bold" not in raw and "<img" not in raw, key
@@ -179,10 +179,10 @@ def test_similarity_of_two_sentences_and_a_small_matrix(minilm):
     at = page()
     want = minilm.similarity(*examples.PAIR).cosine
     assert _metric(at, t("realtf.cosine", "en")) == f"{want:.3f}"
-    at = ok(widget(at.text_input, "b").set_value("The stock market fell sharply today.").run())
+    at = ok(widget(at.text_input, "sb").set_value("The stock market fell sharply today.").run())
     other = minilm.similarity(examples.PAIR[0], "The stock market fell sharply today.").cosine
     assert _metric(at, t("realtf.cosine", "en")) == f"{other:.3f}" and other < want
-    assert bound(widget(at.text_input, "b"))
+    assert bound(widget(at.text_input, "sb"))
     lines = ["A man is eating food.", "A man eats a meal.", "Shares dropped on Wall Street."]
     at = ok(widget(at.text_area, "set").set_value("\n".join(lines)).run())
     z = z_of(spec(at, "sim_matrix"))
@@ -190,7 +190,7 @@ def test_similarity_of_two_sentences_and_a_small_matrix(minilm):
     assert z.shape == (3, 3) and np.allclose(z, e @ e.T, atol=1e-4) and z[0, 1] > z[0, 2]
     at = ok(widget(at.text_area, "set").set_value("only one").run())
     assert any(t("realtf.set_few", "en") in i.value for i in at.info)
-    at = ok(widget(at.text_input, "a").set_value("").run())
+    at = ok(widget(at.text_input, "sa").set_value("").run())
     assert any(t("realtf.err_empty", "en") in i.value for i in at.info)
 
 
@@ -224,7 +224,7 @@ def test_without_the_weights_the_page_says_how_to_get_them(monkeypatch):
         assert any("MINILM_DIR" in i.value and "python -m core.pretrained.weights" in i.value for i in at.info)
         assert widget(at.button, "retry_load")
         assert not at.get("plotly_chart")
-        ok(at.switch_page("pages/gan.py").run())  # the rest of the dashboard keeps working
+        ok(at.switch_page("app_pages/gan.py").run())  # the rest of the dashboard keeps working
         assert at.get("plotly_chart")
     finally:
         monkeypatch.undo()

@@ -255,6 +255,9 @@ def url_int_ok(raw: str, lo: int, hi: int) -> bool:
 def int_input(label: str, lo: int, hi: int, default: int, key: str, **kwargs) -> int:
     """An integer number_input whose value lives in the URL as ``?key=`` (shared links, Back and Forward)."""
     clean_url_int(key, lo, hi)
+    held = st.session_state.get(key)
+    if held is not None and (isinstance(held, bool) or not isinstance(held, (int, float))):
+        del st.session_state[key]  # another widget's value under this key: start from the default, not a crash
     return int(st.number_input(label, lo, hi, default, step=1, key=key, bind=BIND, **kwargs))
 
 
@@ -292,6 +295,14 @@ def set_choice(key: str, value: str) -> None:
     the visitor had picked it there, so it is shown and written to the URL on the next run."""
     st.session_state[key] = value
     st.session_state[f"_ui_changed.{key}"] = True
+
+
+def setter(key: str) -> Callable[[Any], None]:
+    """A callback that puts a committed value (not None) into the widget ``key`` (e.g. a live view's on_commit)."""
+    def put(value: Any) -> None:
+        if value is not None:
+            st.session_state[key] = value
+    return put
 
 
 def keep_in_range(key: str, lo: float, hi: float, reset: float) -> None:

@@ -30,14 +30,14 @@ class Page:
 
 
 PAGES = (
-    Page("pages/home.py", "home", ":material/science:", ""),
-    Page("pages/autoencoder.py", "autoencoder", ":material/cycle:", "Autoencoder"),
-    Page("pages/gan.py", "gan", ":material/casino:", "GAN"),
-    Page("pages/attention.py", "attention", ":material/center_focus_strong:", "Attention"),
-    Page("pages/transformer.py", "transformer", ":material/hub:", "Transformer"),
-    Page("pages/real_transformer.py", "realtf", ":material/psychology:", "RealTransformer"),
-    Page("pages/models.py", "models", ":material/deployed_code:", "Models"),
-    Page("pages/faq.py", "faq", ":material/quiz:", "FAQ"),
+    Page("app_pages/home.py", "home", ":material/science:", ""),
+    Page("app_pages/autoencoder.py", "autoencoder", ":material/cycle:", "Autoencoder"),
+    Page("app_pages/gan.py", "gan", ":material/casino:", "GAN"),
+    Page("app_pages/attention.py", "attention", ":material/center_focus_strong:", "Attention"),
+    Page("app_pages/transformer.py", "transformer", ":material/hub:", "Transformer"),
+    Page("app_pages/real_transformer.py", "realtf", ":material/psychology:", "RealTransformer"),
+    Page("app_pages/models.py", "models", ":material/deployed_code:", "Models"),
+    Page("app_pages/faq.py", "faq", ":material/quiz:", "FAQ"),
 )
 
 

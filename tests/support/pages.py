@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/autoencoder.py", "pages/gan.py", "pages/attention.py", "pages/transformer.py",
-         "pages/real_transformer.py", "pages/models.py", "pages/faq.py"]
+PAGES = ["app_pages/home.py", "app_pages/autoencoder.py", "app_pages/gan.py", "app_pages/attention.py", "app_pages/transformer.py",
+         "app_pages/real_transformer.py", "app_pages/models.py", "app_pages/faq.py"]
 
 _RUNNER = """
 import json, sys
@@ -27,7 +27,7 @@ for page in pages:
     msgs = []
     try:
         at = AppTest.from_file(f"{root}/streamlit_app.py", default_timeout=120).run()
-        if page != "pages/home.py":
+        if page != "app_pages/home.py":
             at.switch_page(page).run()
         msgs += [str(e.value) for e in at.exception]
         msgs += [str(e.value) for e in at.error]

@@ -20,6 +20,7 @@ component's callback, before the script, with the checked value.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 from collections.abc import Callable
@@ -236,7 +237,10 @@ def _mount(component, key: str, view: str, data: dict, name: str, clean: Callabl
     own = _clean_status(_get(state, "runtime"))
     data = {**data, "view": view, "module": f"{MODULES}{view}.mjs", "known": st.session_state.get(_RUNTIME),
             "reported": own}
-    result = component(key=key, data=data, default={name: None, "runtime": None}, height=height,
+    # one JSON string, not a dict: Streamlit checks every list or dict value of a component's data for a
+    # dataframe, which imports pandas and pyarrow (+~70 MB of server memory) the first time a live view mounts
+    payload = {"json": json.dumps(data, separators=(",", ":"), allow_nan=False)}
+    result = component(key=key, data=payload, default={name: None, "runtime": None}, height=height,
                        on_runtime_change=functools.partial(_note_runtime, key),
                        **{f"on_{name}_change": functools.partial(_on_commit, key, name, clean, on_commit)})
     status = _clean_status(_get(result, "runtime")) or st.session_state.get(_RUNTIME)

@@ -2,8 +2,11 @@
 // specifier cannot resolve): it finds the app's base URL from Streamlit's own script tag (else `location`) and
 // imports the view named in `data.module` from the app's static files. If that fails, it says so with Python's
 // string and tells Python, so the page runs the server path.
-export default function (component) {
-  const { data, parentElement } = component;
+export default function (raw) {
+  // Python sends the view's data as one JSON string (see ui/live/__init__.py _mount); the views see it parsed
+  const data = JSON.parse((raw.data && raw.data.json) || "{}");
+  const component = Object.create(raw, { data: { value: data, enumerable: true } });
+  const { parentElement } = component;
   const tag = document.querySelector('script[src*="/static/js/index"]');
   const base = tag && tag.src ? new URL("../../", tag.src).href : new URL("./", location.href).href;
   let cleanup = null;

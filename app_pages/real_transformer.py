@@ -35,16 +35,16 @@ cfg = m.config
 
 # ------------------------------------------------------------------------------------------------- the sentence
 def _pick() -> None:
-    choice = st.session_state.get("preset")
+    choice = st.session_state.get("rpreset")
     if choice:
-        st.session_state["text"] = choice
+        st.session_state["sentence"] = choice
 
 
 c1, c2 = st.columns([2, 3])
 c1.selectbox(t("realtf.preset"), examples.PRESETS, index=None, placeholder=t("realtf.preset_placeholder"),
-             key="preset", on_change=_pick)
+             key="rpreset", on_change=_pick)
 with c2:
-    text = st.text_area(t("realtf.box"), examples.DEFAULT, key="text", max_chars=MAX_CHARS, bind=ui.BIND, height=80,
+    text = st.text_area(t("realtf.box"), examples.DEFAULT, key="sentence", max_chars=MAX_CHARS, bind=ui.BIND, height=80,
                         help=t("realtf.box_help", n=MAX_CHARS, limit=cfg.max_tokens))
 a = None
 try:
@@ -84,11 +84,11 @@ if a is not None:
     st.header(t("realtf.head_view"))
     st.caption(t("realtf.head_view_caption"))
     c1, c2, c3 = st.columns(3)
-    layer = c1.selectbox(t("realtf.layer"), list(range(cfg.n_layers)), key="layer", bind=ui.BIND,
+    layer = c1.selectbox(t("realtf.layer"), list(range(cfg.n_layers)), key="rlayer", bind=ui.BIND,
                          help=t("realtf.count_from_0"))
     with c2:
         head_opt = ui.url_choice(st.selectbox, t("realtf.head"), ["all"] + [str(h) for h in range(cfg.n_heads)],
-                                 key="head", default="all",
+                                 key="rhead", default="all",
                                  format_func=lambda h: t("realtf.all_heads") if h == "all" else H(int(h)))
     with c3:
         focus_opt = ui.url_choice(st.selectbox, t("realtf.focus"), ["all"] + [str(i) for i in range(T)],
@@ -257,8 +257,8 @@ if a is not None:
     ui.csv_button(t("realtf.csv_emb"), a.embedding[None], t("realtf.file_emb") + ".csv", key="csv_emb",
                   col_labels=[f"e{i}" for i in range(a.embedding.shape[0])])
 c1, c2 = st.columns(2)
-first = c1.text_input(t("realtf.sent_a"), examples.PAIR[0], key="a", max_chars=MAX_CHARS, bind=ui.BIND)
-second = c2.text_input(t("realtf.sent_b"), examples.PAIR[1], key="b", max_chars=MAX_CHARS, bind=ui.BIND)
+first = c1.text_input(t("realtf.sent_a"), examples.PAIR[0], key="sa", max_chars=MAX_CHARS, bind=ui.BIND)
+second = c2.text_input(t("realtf.sent_b"), examples.PAIR[1], key="sb", max_chars=MAX_CHARS, bind=ui.BIND)
 try:
     sim = P.similarity(m, first or "", second or "")
 except TextError as exc:

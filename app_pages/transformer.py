@@ -15,7 +15,7 @@ t, lang = ui.t, ui.lang()
 
 text = date_input()
 # every keystroke decodes in the browser; Enter commits the text to the box above and reruns the page
-live.date_box("dates_live", "transformer", text=text, on_commit=lambda v: v is not None and st.session_state.__setitem__("text", v))
+live.date_box("dates_live", "transformer", text=text, on_commit=ui.setter("text"))
 model = seq_model("transformer")
 if model is None or not text:
     ui.stop()
@@ -62,8 +62,9 @@ with ui.guard():
                          format_func=lambda k: t(f"transformer.kind_{k}"), horizontal=True)
     w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src),
                      "dec": (d.dec_self, dec_in, out)}[kind]
-    ui.chart(ui.fig(attention_grid, w_all, xs, ys, title=t("transformer.grid_title", kind=t(f"transformer.kind_{kind}")),
-                    lang=lang), key="grid", filename=t("transformer.file_grid", kind=t(f"transformer.kind_{kind}")))
+    kind_name = t(f"transformer.kind_{kind}")
+    ui.chart(ui.fig(attention_grid, w_all, xs, ys, title=t("transformer.grid_title", kind=kind_name), lang=lang),
+             key="heads_grid", filename=t("transformer.file_grid", kind=kind_name))
 
     st.subheader(t("transformer.beside"))
     additive = seq_model("seq2seq_attention")

@@ -13,7 +13,7 @@ t, lang = ui.t, ui.lang()
 
 text = date_input()
 # every keystroke decodes in the browser; Enter commits the text to the box above and reruns the page
-live.date_box("dates_live", "seq2seq_attention", text=text, on_commit=lambda v: v is not None and st.session_state.__setitem__("text", v))
+live.date_box("dates_live", "seq2seq_attention", text=text, on_commit=ui.setter("text"))
 model = seq_model("seq2seq_attention")
 if model is not None and text:
     with ui.guard():
