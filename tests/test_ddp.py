@@ -98,7 +98,7 @@ def test_synced_batchnorm_follows_one_process(ranks, one_process):
 ADAM_BOUND = 2 * 3 * 3e-3  # 3 steps; an Adam step moves a weight by up to ~lr (3e-3 here at most) whatever |grad|
 
 
-@pytest.mark.parametrize("name", ["classifier", "gan", "seq2seq_attention", "transformer"])
+@pytest.mark.parametrize("name", ["classifier", "gan", "dcgan", "seq2seq_attention", "transformer"])
 def test_adam_steps_follow_one_process(ranks, one_process, name):
     """The trainers' Adam/AdamW steps. Adam's first steps move each weight by about lr * sign(grad), so where the
     true gradient is zero and only float noise is left (the Transformer's key biases: softmax ignores them) the two

@@ -241,6 +241,44 @@ def train_dcgan(opts: TrainOptions, config: DcganConfig | None = None, tc: Dcgan
                                     "max_class_fraction")}
 
 
+def dcgan_step(G: nn.Module, D: nn.Module, G_ema: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor,
+               tc: DcganTrain, step: int, n_global: int) -> dict:
+    """One D step (with R1 on real digits), one G step and the EMA update, on this rank's rows (real, z) of a global
+    batch of ``n_global``. Under torchrun each backward is followed by an all-reduce of that network's gradients
+    (R1's double backward and two optimisers: DDP does not fit). Returns this rank's part of the step's figures
+    (its means times its share of the global batch; summed over ranks, the global batch's means)."""
+    part = dd.share(len(real), n_global)
+    out = {}
+    fake = G(z)
+    # D step: real -> real_label, fake -> 0, plus the R1 penalty on real digits
+    d_real, d_fake = D(real), D(fake.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, tc.real_label))
+              + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    if tc.r1_gamma > 0:
+        (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)  # (B, 1, 28, 28)
+        r1 = grad.pow(2).sum((1, 2, 3)).mean()
+        loss_d = loss_d + tc.r1_gamma / 2 * r1
+        out["r1"] = r1.item() * part
+    opt_d.zero_grad(set_to_none=True)
+    dd.scaled(loss_d, len(real), n_global).backward()
+    dd.average_gradients(D)
+    opt_d.step()
+    # G step, non-saturating: maximise log D(G(z))
+    d_gen = D(fake)
+    loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+    opt_g.zero_grad(set_to_none=True)
+    dd.scaled(loss_g, len(real), n_global).backward()
+    dd.average_gradients(G)
+    opt_g.step()
+    with torch.no_grad():
+        decay = min(tc.ema, (1 + step) / (10 + step))  # warm-up: early epochs follow G closely
+        for pe, p in zip(G_ema.parameters(), G.parameters()):
+            pe.lerp_(p, 1 - decay)
+    return out | {"loss_d": loss_d.item() * part, "loss_g": loss_g.item() * part,
+                  "d_real": torch.sigmoid(d_real).mean().item() * part,
+                  "d_fake": torch.sigmoid(d_fake).mean().item() * part}
+
+
 def fit_dcgan(opts: TrainOptions, config: DcganConfig, tc: DcganTrain, data: Data, extractor, device,
               gen: torch.Generator, rd: Path, ckpt: Path) -> None:
     """The training loop: per epoch a history row and a timeline frame in ``rd``; the last epoch in ``ckpt``."""
@@ -269,37 +307,10 @@ def fit_dcgan(opts: TrainOptions, config: DcganConfig, tc: DcganTrain, data: Dat
             # every rank draws the whole batch's z, as one process does, and keeps its rows
             real = dd.local(x_real[idx]).to(device).requires_grad_(tc.r1_gamma > 0)
             z = dd.local(torch.randn(len(idx), config.z_dim, generator=gen)).to(device)
-            part = dd.share(len(real), len(idx))
-            fake = G(z)
-            # D step: real -> real_label, fake -> 0, plus the R1 penalty on real digits
-            d_real, d_fake = D(real), D(fake.detach())
-            loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, tc.real_label))
-                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-            if tc.r1_gamma > 0:
-                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)  # (B, 1, 28, 28)
-                r1 = grad.pow(2).sum((1, 2, 3)).mean()
-                loss_d = loss_d + tc.r1_gamma / 2 * r1
-                sums["r1"] += r1.item() * part
-            opt_d.zero_grad(set_to_none=True)
-            dd.scaled(loss_d, len(real), len(idx)).backward()
-            dd.average_gradients(D)  # R1's double backward and two optimisers: a plain all-reduce, not DDP
-            opt_d.step()
-            # G step, non-saturating: maximise log D(G(z))
-            d_gen = D(fake)
-            loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad(set_to_none=True)
-            dd.scaled(loss_g, len(real), len(idx)).backward()
-            dd.average_gradients(G)
-            opt_g.step()
-            with torch.no_grad():
-                decay = min(tc.ema, (1 + step) / (10 + step))  # warm-up: early epochs follow G closely
-                step += 1
-                for pe, p in zip(G_ema.parameters(), G.parameters()):
-                    pe.lerp_(p, 1 - decay)
-            sums["loss_d"] += loss_d.item() * part
-            sums["loss_g"] += loss_g.item() * part
-            sums["d_real"] += torch.sigmoid(d_real).mean().item() * part
-            sums["d_fake"] += torch.sigmoid(d_fake).mean().item() * part
+            parts = dcgan_step(G, D, G_ema, opt_g, opt_d, real, z, tc, step, len(idx))
+            step += 1
+            for k, v in parts.items():
+                sums[k] += v
             steps += 1
         row = {k: v / steps for k, v in dd.reduce_sums(sums).items()}
         recalibrate_bn(G_ema, config.z_dim, gen, device)  # every rank: it draws from gen

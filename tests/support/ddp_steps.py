@@ -99,6 +99,32 @@ def gan(d_dropout: float = 0.0) -> dict:
     return _state(G=G, D=D, G_ema=G_ema, shares=shares)
 
 
+def dcgan(d_steps: tuple[int, ...] = (8, 8, 6)) -> dict:
+    """The DCGAN: G's BatchNorm -> SyncBatchNorm, D spectrally normalised, the R1 penalty's double backward through
+    the trainer's dcgan_step (gradients all-reduced by hand), the EMA copy and its recalibration."""
+    from core.models.dcgan import DcganConfig, Discriminator, Generator
+    from core.training.dcgan import DcganTrain, dcgan_step
+    from core.training.mnist import recalibrate_bn
+
+    config, tc = DcganConfig(), DcganTrain()
+    torch.manual_seed(0)
+    G, D = Generator(config), Discriminator(config)
+    G_ema = copy.deepcopy(G).eval()
+    G, D = dd.prepare(G, D)
+    dd.broadcast_state(G_ema)
+    opt_g = torch.optim.Adam(G.parameters(), lr=tc.lr_g, betas=tc.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=tc.lr_d, betas=tc.betas)
+    dd.fork_rng(0)
+    gen = torch.Generator().manual_seed(4)
+    G.train(), D.train()
+    for step, n in enumerate(d_steps):
+        z = dd.local(torch.randn(n, config.z_dim, generator=gen))
+        real = dd.local(torch.rand(n, 1, 28, 28, generator=gen) * 2 - 1).requires_grad_(True)
+        dcgan_step(G, D, G_ema, opt_g, opt_d, real, z, tc, step, n)
+    recalibrate_bn(G_ema, config.z_dim, gen, "cpu", batches=2, n=16)
+    return _state(G=G, D=D, G_ema=G_ema)
+
+
 def sequence(kind: str) -> dict:
     """A date model through the trainer's seq_step (DDP, gradients clipped after averaging); each rank pads its own
     rows, and the loss's mean is over the global batch's target tokens."""
@@ -129,6 +155,7 @@ SCENARIOS = {
     "classifier_dropout": lambda: classifier(dropout=0.3),
     "gan": gan,
     "gan_dropout": lambda: gan(d_dropout=0.3),
+    "dcgan": dcgan,
     "seq2seq_attention": lambda: sequence("seq2seq_attention"),
     "transformer": lambda: sequence("transformer"),
 }
