@@ -116,10 +116,13 @@ def test_every_graph_matches_python_ort(demo):
         for k, w in want.items():
             g = unpack(got["outputs"][k])
             assert g.shape == w.shape, (name, k, g.shape, w.shape)
-            diffs.append(float(np.abs(g - w).max()) if w.size else 0.0)
+            # float32 sums drift with the size of the values: 1e-5 of the output's scale (at least 1e-5 absolute)
+            diffs.append(float(np.abs(g - w).max()) / max(1.0, float(np.abs(w).max())) if w.size else 0.0)
         worst[name] = max(diffs)
-    print("onnxruntime-web vs Python onnxruntime, max abs diff:", {k: f"{v:.1e}" for k, v in worst.items()})
-    assert max(worst.values()) <= 1e-5, worst
+    print("onnxruntime-web vs Python onnxruntime, max diff / max(1, |output|):",
+          {k: f"{v:.1e}" for k, v in worst.items()})
+    bad = {k: v for k, v in worst.items() if not v <= 1e-5}
+    assert not bad, bad
 
 
 # ------------------------------------------------------------------------------------------ preprocessing parity
