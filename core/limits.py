@@ -1,7 +1,7 @@
 """The limits on what a visitor controls, and pure checks the UI uses on URL values (stdlib only).
 
 Every visitor is a stranger: URL values, text boxes and uploads are hostile. The numbers here bound the work one
-request can cause; docs/notes/harden-core.md explains each. Messages built from visitor text quote at most a short
+request can cause; docs/hardening.md explains each. Messages built from visitor text quote at most a short
 excerpt of safe characters (``safe_excerpt``), so an error box can never carry a link, an image or HTML.
 """
 

@@ -6,7 +6,7 @@ which it judges, and fid_features before the DCGAN, which it measures).
 
 Data-parallel over several processes (gloo on CPU, NCCL on CUDA), with PyTorch's launcher:
   torchrun --standalone --nproc-per-node 2 -m core.train MODEL ...
-Rank 0 alone writes checkpoints, histories and the export; see docs/notes/ddp.md for several machines.
+Rank 0 alone writes checkpoints, histories and the export; see docs/distributed-training.md for several machines.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from core.errors import UserError
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_LICENSE = "Apache-2.0"
-# Every file's sha256 as the original repository serves it (see docs/notes/minilm.md for where each was checked).
+# Every file's sha256 as the original repository serves it (see docs/pretrained-minilm.md for where each was checked).
 MODEL_REVISION = "e4ce9877abf3edfe10b0d82785e83bdcb973e22e"
 FILES = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",

@@ -25,7 +25,7 @@ MIN_SIDE = 8  # smaller uploads carry no recognisable digit
 MAX_SIDE = 1024  # larger ones are shrunk first (speed; the result is 28x28 anyway)
 MIN_CONTRAST = 0.12  # ink must differ from the paper by at least this much (0..1)
 INK_LEVEL = 0.25  # fraction of the strongest ink that counts as ink for the crop
-# Bounded work per upload (docs/notes/harden-core.md): what is decoded is at most MAX_PIXELS (a JPEG may be larger
+# Bounded work per upload (docs/hardening.md): what is decoded is at most MAX_PIXELS (a JPEG may be larger
 # on disk: it is decoded at 1/2, 1/4 or 1/8 scale first), only the first frame, from at most MAX_FILE_BYTES.
 MAX_PIXELS = 16_000_000  # 16 MP: a 4-channel decode takes 64 MB; the peak stays near 150 MB
 MAX_JPEG_PIXELS = 64_000_000  # declared; decoded at reduced scale, but a progressive JPEG buffers every coefficient
