@@ -66,8 +66,8 @@ def _cfg(cls, card: dict):
 
 
 def eager_module(name: str, card: dict) -> torch.nn.Module:
-    from core.models import (autoencoder, autoencoder_2d, classifier, conv_autoencoder, gan, seq2seq_attention,
-                             transformer)
+    from core.models import (autoencoder, autoencoder_2d, classifier, conv_autoencoder, dcgan, fid_features, gan,
+                             seq2seq_attention, transformer)
 
     stem, _, part = name.removesuffix(".onnx").partition(".")
     if stem == "classifier":
@@ -79,6 +79,13 @@ def eager_module(name: str, card: dict) -> torch.nn.Module:
             "conv_autoencoder": (conv_autoencoder.ConvAutoencoder, conv_autoencoder.ConvAutoencoderConfig),
         }[stem]
         return getattr(cls(_cfg(cfg, card)), part)
+    if stem == "fid_features":
+        return fid_features.FidFeatures(_cfg(fid_features.FidFeaturesConfig, card))
+    if stem == "dcgan":
+        cfg = _cfg(dcgan.DcganConfig, card)
+        if part == "generator":
+            return dcgan.GeneratorUnit(dcgan.Generator(cfg))
+        return dcgan.DiscriminatorUnit(dcgan.Discriminator(cfg).fold_spectral_norm())
     if stem == "gan":
         cfg = _cfg(gan.GanConfig, card)
         if part == "generator":
@@ -114,10 +121,10 @@ class Feeds:
 
     def for_graph(self, name: str, batch: int) -> dict[str, np.ndarray]:
         stem, _, part = name.removesuffix(".onnx").partition(".")
-        if part == "decoder" and stem != "gan":
+        if part == "decoder" and stem not in ("gan", "dcgan"):
             z = self.session(f"{stem}.encoder.onnx").run({"image": self.images[:batch]})["z"]
             return {"z": z}
-        if name == "gan.generator.onnx":
+        if name in ("gan.generator.onnx", "dcgan.generator.onnx"):
             return {"z": np.random.default_rng(0).standard_normal((batch, 100)).astype(np.float32)}
         if stem in ("transformer", "seq2seq_attention"):
             return self.seq_feeds(stem, part, batch)
