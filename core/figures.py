@@ -234,6 +234,25 @@ def bars(values: Sequence[float], labels: Sequence[str], title: str = "", y_titl
         margin=dict(l=10, r=10, t=50 if title else 20, b=10), height=height))
 
 
+def score_bars(labels: Sequence[str], values: Sequence[float], reference: Sequence[bool], title: str = "",
+               x_title: str = "", log: bool = True, text_format: str = ".3g", height: int = 240) -> go.Figure:
+    """One horizontal bar per image set, on one (log) scale: reference sets (the real-vs-real floor, blurred real
+    digits) in grey, the models in colour, so a model's score is always read against the floor."""
+    labels = _unique([_show(c) for c in labels])
+    vals = [float(v) for v in values]
+    models = iter(PALETTE)  # the models in the first colours, in order: the same colour for a model on every chart
+    colors = ["#9e9e9e" if r else next(models, PALETTE[-1]) for r in reference]
+    bar = go.Bar(y=labels, x=vals, orientation="h", marker=dict(color=colors), texttemplate=f"%{{x:{text_format}}}",
+                 textposition="outside", cliponaxis=False, hoverinfo="skip")
+    pos = [v for v in vals if v > 0]
+    x_axis = dict(title=dict(text=x_title), type="log" if log and pos else "linear")
+    if log and pos:  # room on the right for the largest bar's label
+        x_axis.update(range=[math.log10(min(pos)) - 0.3, math.log10(max(pos)) + 0.45], dtick=1)  # 0.1, 1, 10
+    return go.Figure(data=[bar], layout=dict(
+        title=_title(title), xaxis=x_axis, yaxis=dict(autorange="reversed", automargin=True),
+        margin=dict(l=10, r=30, t=50 if title else 20, b=10), height=height))
+
+
 def class_histogram(counts: Sequence[int], title: str = "", lang: str = DEFAULT) -> go.Figure:
     """How many samples fell in each digit class, with the uniform expectation as a dotted line."""
     counts = np.asarray(counts)

@@ -23,7 +23,8 @@ NEEDS = {  # the artifacts each page runs on
                                  "conv_autoencoder.encoder.onnx", "conv_autoencoder.decoder.onnx",
                                  "autoencoder_2d.encoder.onnx", "autoencoder_2d.decoder.onnx", "examples.npz", "pca.npz"],
     "app_pages/gan.py": ["gan.generator.onnx", "gan.discriminator.onnx", "classifier.onnx", "gan_timeline.npz",
-                       "history/gan.json"],
+                         "history/gan.json", "dcgan.generator.onnx", "dcgan.discriminator.onnx", "dcgan_timeline.npz",
+                         "history/dcgan.json", "dcgan_quality.json"],
     "app_pages/attention.py": ["seq2seq_attention.encoder.onnx", "seq2seq_attention.decoder_step.onnx"],
     "app_pages/transformer.py": ["transformer.encoder.onnx", "transformer.decoder_step.onnx",
                                "seq2seq_attention.encoder.onnx", "seq2seq_attention.decoder_step.onnx"],
@@ -120,10 +121,12 @@ def test_home_has_a_card_per_page_and_the_runtime():
 def test_gan_seed_changes_samples_and_lives_in_the_url():
     need("app_pages/gan.py")
     at = ok(run("app_pages/gan.py"))
-    a = z_of(spec(at, "samples"))
+    a, da = z_of(spec(at, "samples")), z_of(spec(at, "dsamples"))
+    assert a.shape == da.shape and not np.array_equal(a, da)  # two generators, one set of noise vectors
     at = ok(widget(at.number_input, "seed").set_value(1).run())
     b = z_of(spec(at, "samples"))
     assert a.shape == b.shape and not np.array_equal(a, b)
+    assert not np.array_equal(da, z_of(spec(at, "dsamples")))  # the seed drives both
     assert bound(widget(at.number_input, "seed"))  # the browser writes ?seed=1 (Streamlit's binding)
     again = ok(run("app_pages/gan.py", {"seed": 1}))  # a shared link opens the same view
     assert np.array_equal(z_of(spec(again, "samples")), b)
@@ -132,6 +135,8 @@ def test_gan_seed_changes_samples_and_lives_in_the_url():
     at = ok(widget(again.number_input, "hseed").set_value(3).run())  # the check's own seed
     hist3 = spec(at, "hist")["data"][0]["y"]
     assert hist3 != hist and sum(hist3) == 1000
+    dhist = spec(at, "dhist")["data"][0]["y"]
+    assert sum(dhist) == 1000 and dhist != hist3  # the DCGAN's own histogram from the same seed
 
 
 def test_gan_grid_and_timeline_epoch():
@@ -143,6 +148,14 @@ def test_gan_grid_and_timeline_epoch():
         first = z_of(spec(at, "timeline"))
         at = ok(widget(at.select_slider, "epoch").set_value(int(epochs[0])).run())
         assert not np.array_equal(first, z_of(spec(at, "timeline")))
+    depochs = widget(at.select_slider, "depoch").options
+    assert depochs != epochs  # the DCGAN's timeline has its own epochs
+    first = z_of(spec(at, "dtimeline"))
+    at = ok(widget(at.select_slider, "depoch").set_value(int(depochs[0])).run())
+    assert not np.array_equal(first, z_of(spec(at, "dtimeline")))
+    # the quality table always has the floor and blurred real digits beside the two generators
+    fid = spec(at, "quality_fid")["data"][0]
+    assert len(fid["y"]) == 4 and fid["marker"]["color"][0] == fid["marker"]["color"][1] != fid["marker"]["color"][2]
 
 
 def test_autoencoder_digit_and_latent_sliders_change_the_view():
@@ -245,6 +258,7 @@ def test_corrupt_model_names_the_rebuild_command_and_the_page_goes_on(monkeypatc
         msgs = [plain(e.value) for e in at.error]
         assert any("gan.generator.onnx" in m and "python -m core.train gan" in m for m in msgs), msgs
         spec(at, "timeline")  # the rest of the page still works
+        spec(at, "dsamples")  # the DCGAN's half included
     finally:
         monkeypatch.undo()
         st.cache_resource.clear()

@@ -203,7 +203,8 @@ def test_discriminator_judges_a_drawing(browser, server):
         page.goto(f"{server}/GAN?source=draw", wait_until="domcontentloaded")
         _settle(page)
         _draw_a_one(page)
-        page.get_by_text(t("gan.d_real", "en")).first.wait_for(timeout=30000)
+        for m in ("gan", "dcgan"):  # both Ds give a verdict
+            page.get_by_text(t("gan.d_real_of", "en", model=t(f"gan.name_{m}", "en"))).first.wait_for(timeout=30000)
         _settle(page)
         _no_exception(page, "GAN after drawing")
     finally:

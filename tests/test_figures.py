@@ -73,6 +73,17 @@ def test_bars_histogram_and_loss_curves():
     assert len(F.histogram(np.arange(10)).data) == 1
 
 
+def test_score_bars_put_the_references_in_grey_on_one_log_scale():
+    fig = F.score_bars(["floor", "blurred", "gan", "dcgan"], [0.078, 6.25, 9.49, 1.94], [True, True, False, False])
+    bar = fig.data[0]
+    assert list(bar.x) == [0.078, 6.25, 9.49, 1.94] and bar.orientation == "h"
+    colors = list(bar.marker.color)
+    assert colors[0] == colors[1] and len({colors[0], colors[2], colors[3]}) == 3  # references alike, models apart
+    lo, hi = fig.layout.xaxis.range
+    assert fig.layout.xaxis.type == "log" and lo < np.log10(0.078) and hi > np.log10(9.49)  # every bar on the axis
+    assert F.score_bars(["a", "b"], [0.0, -1.0], [True, False]).layout.xaxis.type == "linear"  # no positive value
+
+
 def test_memory_bars_log_scale_and_labels():
     rows = [{"name": "m", "fp32": 4e9, "fp16": 2e9, "int8": 1e9}]
     fig = F.memory_bars(rows, fmt=lambda n: f"{n / 1e9:.0f} GB")

@@ -21,7 +21,7 @@ GLOBAL = ["lang", "provider"]
 PARAMS = {  # every parameter each page reads from the URL
     "app_pages/home.py": [],
     "app_pages/autoencoder.py": ["source", "digit", "n", "z1", "z2", "a", "b", "steps"],
-    "app_pages/gan.py": ["seed", "grid", "seed_a", "seed_b", "steps", "epoch", "hseed", "source", "digit", "n"],
+    "app_pages/gan.py": ["seed", "grid", "seed_a", "seed_b", "steps", "epoch", "depoch", "hseed", "source", "digit", "n"],
     "app_pages/attention.py": ["text", "step"],
     "app_pages/transformer.py": ["text", "layer", "head", "heads", "t"],
     "app_pages/real_transformer.py": ["sentence", "rlayer", "rhead", "focus", "tok", "pattern", "sa", "sb", "set",

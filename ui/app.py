@@ -48,6 +48,8 @@ def present() -> list[Page]:
 
 def main() -> None:
     st.set_page_config(page_title="Big-Model Lab", page_icon=":material/science:", layout="wide")
+    # wide Markdown tables scroll sideways on a phone instead of being cut off at the screen's edge
+    st.html("<style>[data-testid='stMarkdownContainer'] table{display:block;overflow-x:auto;max-width:100%}</style>")
     lang = _language()
     pages = {p.url: st.Page(str(ROOT / p.file), title=i18n.t(f"{p.key}.nav", lang), icon=p.icon,
                             url_path=p.url or None, default=not p.url) for p in present()}

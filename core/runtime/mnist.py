@@ -158,9 +158,15 @@ def load_pca(exported_dir: str | os.PathLike = EXPORTED) -> dict:
     return _load_npz("pca.npz", exported_dir)
 
 
-def load_timeline(exported_dir: str | os.PathLike = EXPORTED) -> dict:
-    """{'images': uint8 (E, 64, 28, 28) fixed-noise GAN samples per epoch, 'epochs': int64 (E,)}."""
-    return _load_npz("gan_timeline.npz", exported_dir)
+TIMELINES = ("gan_timeline.npz", "dcgan_timeline.npz")
+
+
+def load_timeline(exported_dir: str | os.PathLike = EXPORTED, name: str = "gan_timeline.npz") -> dict:
+    """{'images': uint8 (E, 64, 28, 28) fixed-noise GAN samples per epoch, 'epochs': int64 (E,)}: the text's GAN's
+    timeline, or the DCGAN's with ``name="dcgan_timeline.npz"`` (both from the same 64 noise vectors)."""
+    if name not in TIMELINES:
+        raise ValueError(f"no timeline called {name!r}")
+    return _load_npz(name, exported_dir)
 
 
 def load_history(name: str, exported_dir: str | os.PathLike = EXPORTED) -> dict:
