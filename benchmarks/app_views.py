@@ -53,7 +53,7 @@ PAGES: list[PageViews] = [  # widget keys and URL parameters as the pages bind t
     ]),
     PageViews("GAN", ["", "seed=3", "seed=11&grid=6", "seed_a=4&seed_b=9&steps=8"], [
         {"seed": 1}, {"seed": 2}, {"seed": 5}, {"seed": 42}, {"grid": 6}, {"grid": 3}, {"seed_b": 7}, {"steps": 12},
-        {"epoch": "35"}, {"epoch": "70"}, {"hseed": 1}, {"gan.pad": drawing(1)},
+        {"epoch": "35"}, {"epoch": "70"}, {"depoch": "12"}, {"depoch": "100"}, {"hseed": 1}, {"gan.pad": drawing(1)},
     ]),
     PageViews("Attention", ["", "text=July+4%2C+2021", "text=31.12.1999&step=4"], [
         {"text": DATES[0]}, {"text": DATES[3]}, {"text": DATES[6]}, {"text": DATES[9]}, {"step": 3}, {"step": 6},

@@ -14,8 +14,10 @@ def test_tile_and_digit_grid():
     assert mosaic[0, 0] == 0.0 and mosaic[0, 30] == pytest.approx(0.1) and np.isnan(mosaic[0, 28])
     assert np.isnan(mosaic[-1, -1])  # the last row has only 2 of 4 tiles
     fig = F.digit_grid(imgs, captions=[f"#{i}" for i in range(10)], ncols=5)
-    assert isinstance(fig, go.Figure) and len(fig.data) == 1
-    assert [a.text for a in fig.layout.annotations] == [f"#{i}" for i in range(10)]
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2  # the digits and their captions
+    assert list(fig.data[1].text) == [f"#{i}" for i in range(10)]
+    # each caption under its tile: tile i's centre column and just below its bottom row
+    assert list(fig.data[1].x[:6]) == [13.5, 50.5, 87.5, 124.5, 161.5, 13.5] and fig.data[1].y[5] > 28
     z = np.asarray(fig.data[0].z)
     assert z.dtype == np.uint8 and z[0, 0] == 0 and z[0, 37] == round(0.1 * 254) and (z == 255).any()  # 255 = gap
     u8 = F.digit_grid((imgs * 255).astype(np.uint8), ncols=5)
