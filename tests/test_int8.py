@@ -67,7 +67,9 @@ def test_card_is_complete_and_names_the_current_fp32_source(name, files):
     assert {type(s["per_channel"]), type(s["reduce_range"])} == {bool} and s["weight_type"] in ("QInt8", "QUInt8")
     assert s["conv_weights"] in ("fp32", "int8") and s["matmul_int8"] > 0
     sel = q["selection"]
-    assert sel["grid"] == "full" and len(sel["candidates"]) in (8, 16) and 0 <= sel["chosen"] < len(sel["candidates"])
+    assert sel["grid"] == "full" and len(sel["candidates"]) in (6, 12) and 0 <= sel["chosen"] < len(sel["candidates"])
+    # exact on every x86 CPU: no int8 weights with full-range activations (u8s8 overflows without VNNI)
+    assert s["weight_type"] == "QUInt8" or s["reduce_range"], s
     chosen = dict(zip(sel["columns"], sel["candidates"][sel["chosen"]]))
     assert all(chosen[k] == s[k] for k in ("per_channel", "reduce_range", "weight_type", "conv_weights"))
     # size: the card's is the file's, and smaller than fp32
