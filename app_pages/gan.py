@@ -64,28 +64,36 @@ for m in MODELS:
 stamps = {m: ui.stamp(FILES[m][0]) + ui.stamp(FILES[m][1]) + ui.stamp(C) + (ui.provider(),) for m in MODELS}
 name = {m: t(f"gan.name_{m}") for m in MODELS}
 
+
 # ------------------------------------------------------------------------------------------------------- samples
-st.header(t("gan.samples"))
-st.caption(t("gan.same_seed"))
-c1, c2, _ = st.columns([1, 1, 2])
-with c1:
-    seed = ui.int_input(t("gan.seed"), 0, SEED_MAX, 0, key="seed")
-grid = c2.slider(t("gan.grid"), 2, 8, 4, key="grid", bind=ui.BIND)
-n = int(grid) ** 2
-z = mnist.gan_noise(int(seed), n)
-for m, col in zip(MODELS, st.columns(2, gap="large")):
-    with col:
-        st.subheader(name[m])
-        if m not in nets:
-            continue
-        g, d, c = nets[m]
-        res = generate(m, ("seed", int(seed), n), stamps[m], z, g, d, c)
-        ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(grid), tile_px=62),
-                 key=KEY[m] + "samples", filename=t("gan.file_samples", model=m, seed=seed))
-        st.caption(t("gan.samples_caption", d=f"{res['score'].mean():.2f}", conf=f"{res['conf'].mean():.0%}"))
-        ui.timing(t("gan.timing_samples", n=n), res["ms"], [g, d, c], cached=True)
-ui.csv_button(t("gan.csv_z"), z, t("gan.file_z", seed=seed) + ".csv", key="csv_z",
-              col_labels=[f"z{i + 1}" for i in range(z.shape[1])])
+
+
+@ui.fragment
+def samples_section() -> None:
+    st.header(t("gan.samples"))
+    st.caption(t("gan.same_seed"))
+    c1, c2, _ = st.columns([1, 1, 2])
+    with c1:
+        seed = ui.int_input(t("gan.seed"), 0, SEED_MAX, 0, key="seed")
+    grid = c2.slider(t("gan.grid"), 2, 8, 4, key="grid", bind=ui.BIND)
+    n = int(grid) ** 2
+    z = mnist.gan_noise(int(seed), n)
+    for m, col in zip(MODELS, st.columns(2, gap="large")):
+        with col:
+            st.subheader(name[m])
+            if m not in nets:
+                continue
+            g, d, c = nets[m]
+            res = generate(m, ("seed", int(seed), n), stamps[m], z, g, d, c)
+            ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(grid), tile_px=62),
+                     key=KEY[m] + "samples", filename=t("gan.file_samples", model=m, seed=seed))
+            st.caption(t("gan.samples_caption", d=f"{res['score'].mean():.2f}", conf=f"{res['conf'].mean():.0%}"))
+            ui.timing(t("gan.timing_samples", n=n), res["ms"], [g, d, c], cached=True)
+    ui.csv_button(t("gan.csv_z"), z, t("gan.file_z", seed=seed) + ".csv", key="csv_z",
+                  col_labels=[f"z{i + 1}" for i in range(z.shape[1])])
+
+
+samples_section()
 
 # ------------------------------------------------------------------------------------------------------- quality
 st.header(t("gan.quality"))
@@ -138,94 +146,126 @@ if nets:
              headers={"what": "", **{m: name[m] for m in cards}})
 st.markdown(t("gan.architecture_text"))
 
+
 # -------------------------------------------------------------------------------------------------- interpolation
-st.header(t("gan.between"))
-c1, c2, c3 = st.columns(3)
-with c1:
-    sa = ui.int_input(t("gan.from_seed"), 0, SEED_MAX, 1, key="seed_a")
-with c2:
-    sb = ui.int_input(t("gan.to_seed"), 0, SEED_MAX, 2, key="seed_b")
-steps = c3.slider(t("gan.steps"), 3, 16, 10, key="steps", bind=ui.BIND)
-za, zb = mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0]
-if "gan" in nets:
-    # dragging along the path (or a random walk in z) regenerates the text's GAN in the browser
-    live.gan_live("gan_live", za, zb, walk_seed=int(sa))
-path = mnist.interpolate(za, zb, int(steps))
-for m in MODELS:
-    if m not in nets:
-        continue
-    g, d, c = nets[m]
-    res = generate(m, ("path", int(sa), int(sb), int(steps)), stamps[m], path, g, d, c)
-    ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(steps), tile_px=60, title=name[m]),
-             key=KEY[m] + "gan_interp", filename=t("gan.file_interp", model=m, a=sa, b=sb))
-    ui.timing(t("gan.timing_path"), res["ms"], [g, d, c], cached=True)
 
-# ------------------------------------------------------------------------------------------------------- timeline
-st.header(t("gan.timeline"))
-st.caption(t("gan.timeline_caption"))
-names = {k: t(f"gan.series_{k}") for k in ("loss_d", "loss_g", "d_real", "d_fake")}
-for m, col in zip(MODELS, st.columns(2, gap="large")):
-    with col:
-        st.subheader(name[m])
-        timeline = ui.cached(f"{m}_timeline.npz", lambda m=m: mnist.load_timeline(name=f"{m}_timeline.npz"))
-        history = ui.cached(f"history/{m}.json", lambda m=m: mnist.load_history(m))
-        if timeline is None:
-            continue
-        epochs = [int(e) for e in timeline["epochs"]]
-        epoch = st.select_slider(t("gan.epoch"), options=epochs, value=epochs[-1], key=KEY[m] + "epoch",
-                                 bind=ui.BIND)
-        i = epochs.index(int(epoch))
-        ui.chart(ui.fig(digit_grid, timeline["images"][i], ncols=8, tile_px=34,
-                        title=t("gan.timeline_title", epoch=epoch)),
-                 key=KEY[m] + "timeline", filename=t("gan.file_epoch", model=m, epoch=epoch))
-        if history is not None:
-            rows = history.get("epochs", [])
-            keys = [k for k in ("loss_d", "loss_g") if any(k in r for r in rows)]
-            ui.chart(ui.fig(loss_curves, rows, keys or None, title=t("gan.losses_title"), marker_epoch=epoch,
-                            height=260, names=names, lang=lang),
-                     key=KEY[m] + "gan_losses", filename=t("gan.file_losses", model=m))
-            if any("d_real" in r for r in rows):
-                ui.chart(ui.fig(loss_curves, rows, ["d_real", "d_fake"], title=t("gan.d_title"), marker_epoch=epoch,
-                                y_title="D(x)", height=240, names=names, lang=lang),
-                         key=KEY[m] + "gan_d", filename=t("gan.file_d", model=m))
 
-# ------------------------------------------------------------------------------------------------- mode collapse
-st.header(t("gan.collapse"))
-st.caption(t("gan.collapse_caption"))
-with st.columns([1, 3])[0]:
-    hseed = ui.int_input(t("gan.hseed"), 0, SEED_MAX, 0, key="hseed")
-for m, col in zip(MODELS, st.columns(2, gap="large")):
-    with col:
-        st.subheader(name[m])
+@ui.fragment
+def path_section() -> None:
+    st.header(t("gan.between"))
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        sa = ui.int_input(t("gan.from_seed"), 0, SEED_MAX, 1, key="seed_a")
+    with c2:
+        sb = ui.int_input(t("gan.to_seed"), 0, SEED_MAX, 2, key="seed_b")
+    steps = c3.slider(t("gan.steps"), 3, 16, 10, key="steps", bind=ui.BIND)
+    za, zb = mnist.gan_noise(int(sa), 1)[0], mnist.gan_noise(int(sb), 1)[0]
+    if "gan" in nets:
+        # dragging along the path (or a random walk in z) regenerates the text's GAN in the browser
+        live.gan_live("gan_live", za, zb, walk_seed=int(sa))
+    path = mnist.interpolate(za, zb, int(steps))
+    for m in MODELS:
         if m not in nets:
             continue
-        g, _, c = nets[m]
-        counts, ms = histogram_of(m, int(hseed), 1000, stamps[m], g, c)
-        ui.chart(ui.fig(class_histogram, counts, title=t("gan.hist_title", seed=hseed), lang=lang),
-                 key=KEY[m] + "hist", filename=t("gan.file_hist", model=m, seed=hseed))
-        frac = counts / counts.sum()
-        entropy = float(-(frac[frac > 0] * np.log2(frac[frac > 0])).sum())
-        m1, m2 = st.columns(2)
-        m1.metric(t("gan.entropy"), t("gan.bits", v=f"{entropy:.2f}"), help=t("gan.entropy_help"))
-        m2.metric(t("gan.rarest"), t("gan.rarest_value", d=int(counts.argmin()), n=int(counts.min())))
-        st.caption(t(f"gan.balance_{m}"))
-        ui.timing(t("gan.timing_hist"), ms, [g, c], cached=True)
+        g, d, c = nets[m]
+        res = generate(m, ("path", int(sa), int(sb), int(steps)), stamps[m], path, g, d, c)
+        ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(steps), tile_px=60, title=name[m]),
+                 key=KEY[m] + "gan_interp", filename=t("gan.file_interp", model=m, a=sa, b=sb))
+        ui.timing(t("gan.timing_path"), res["ms"], [g, d, c], cached=True)
+
+
+path_section()
+
+
+# ------------------------------------------------------------------------------------------------------- timeline
+
+
+@ui.fragment
+def timeline_section() -> None:
+    st.header(t("gan.timeline"))
+    st.caption(t("gan.timeline_caption"))
+    names = {k: t(f"gan.series_{k}") for k in ("loss_d", "loss_g", "d_real", "d_fake")}
+    for m, col in zip(MODELS, st.columns(2, gap="large")):
+        with col:
+            st.subheader(name[m])
+            timeline = ui.cached(f"{m}_timeline.npz", lambda m=m: mnist.load_timeline(name=f"{m}_timeline.npz"))
+            history = ui.cached(f"history/{m}.json", lambda m=m: mnist.load_history(m))
+            if timeline is None:
+                continue
+            epochs = [int(e) for e in timeline["epochs"]]
+            epoch = st.select_slider(t("gan.epoch"), options=epochs, value=epochs[-1], key=KEY[m] + "epoch",
+                                     bind=ui.BIND)
+            i = epochs.index(int(epoch))
+            ui.chart(ui.fig(digit_grid, timeline["images"][i], ncols=8, tile_px=34,
+                            title=t("gan.timeline_title", epoch=epoch)),
+                     key=KEY[m] + "timeline", filename=t("gan.file_epoch", model=m, epoch=epoch))
+            if history is not None:
+                rows = history.get("epochs", [])
+                keys = [k for k in ("loss_d", "loss_g") if any(k in r for r in rows)]
+                ui.chart(ui.fig(loss_curves, rows, keys or None, title=t("gan.losses_title"), marker_epoch=epoch,
+                                height=260, names=names, lang=lang),
+                         key=KEY[m] + "gan_losses", filename=t("gan.file_losses", model=m))
+                if any("d_real" in r for r in rows):
+                    ui.chart(ui.fig(loss_curves, rows, ["d_real", "d_fake"], title=t("gan.d_title"), marker_epoch=epoch,
+                                    y_title="D(x)", height=240, names=names, lang=lang),
+                             key=KEY[m] + "gan_d", filename=t("gan.file_d", model=m))
+
+
+timeline_section()
+
+
+# ------------------------------------------------------------------------------------------------- mode collapse
+
+
+@ui.fragment
+def collapse_section() -> None:
+    st.header(t("gan.collapse"))
+    st.caption(t("gan.collapse_caption"))
+    with st.columns([1, 3])[0]:
+        hseed = ui.int_input(t("gan.hseed"), 0, SEED_MAX, 0, key="hseed")
+    for m, col in zip(MODELS, st.columns(2, gap="large")):
+        with col:
+            st.subheader(name[m])
+            if m not in nets:
+                continue
+            g, _, c = nets[m]
+            counts, ms = histogram_of(m, int(hseed), 1000, stamps[m], g, c)
+            ui.chart(ui.fig(class_histogram, counts, title=t("gan.hist_title", seed=hseed), lang=lang),
+                     key=KEY[m] + "hist", filename=t("gan.file_hist", model=m, seed=hseed))
+            frac = counts / counts.sum()
+            entropy = float(-(frac[frac > 0] * np.log2(frac[frac > 0])).sum())
+            m1, m2 = st.columns(2)
+            m1.metric(t("gan.entropy"), t("gan.bits", v=f"{entropy:.2f}"), help=t("gan.entropy_help"))
+            m2.metric(t("gan.rarest"), t("gan.rarest_value", d=int(counts.argmin()), n=int(counts.min())))
+            st.caption(t(f"gan.balance_{m}"))
+            ui.timing(t("gan.timing_hist"), ms, [g, c], cached=True)
+
+
+collapse_section()
+
 
 # ------------------------------------------------------------------------------------------------ your drawing
-st.header(t("gan.yours"))
-c1, c2 = st.columns([1, 2], gap="large")
-with c1:
-    x, what = digit_input(default_source="draw", live_mode="discriminator")
-with c2:
-    if x is not None and nets:
-        st.plotly_chart(ui.fig(digit_grid, x[None], ncols=1, tile_px=140), key="yours", config=ui.PLOT_CONFIG)
-        st.caption(what)
-        cols = st.columns(len(nets) + 1)
-        with ui.Timer() as timer:
-            verdict = {m: judge(mnist.to_model_input(x), nets[m][1], nets[m][2]) for m in nets}
-        for col, (m, (labels, conf, score)) in zip(cols, verdict.items()):
-            col.metric(t("gan.d_real_of", model=name[m]), f"{score[0]:.2f}")
-        labels, conf, _ = next(iter(verdict.values()))
-        cols[-1].metric(t("gan.classifier"), f"{labels[0]} ({conf[0]:.0%})")
-        st.caption(t("gan.yours_caption"))
-        ui.timing(t("gan.timing_yours"), timer.ms, [nets[m][1] for m in nets] + [clf])
+
+
+@ui.fragment
+def drawing_section() -> None:
+    st.header(t("gan.yours"))
+    c1, c2 = st.columns([1, 2], gap="large")
+    with c1:
+        x, what = digit_input(default_source="draw", live_mode="discriminator")
+    with c2:
+        if x is not None and nets:
+            st.plotly_chart(ui.fig(digit_grid, x[None], ncols=1, tile_px=140), key="yours", config=ui.PLOT_CONFIG)
+            st.caption(what)
+            cols = st.columns(len(nets) + 1)
+            with ui.Timer() as timer:
+                verdict = {m: judge(mnist.to_model_input(x), nets[m][1], nets[m][2]) for m in nets}
+            for col, (m, (labels, conf, score)) in zip(cols, verdict.items()):
+                col.metric(t("gan.d_real_of", model=name[m]), f"{score[0]:.2f}")
+            labels, conf, _ = next(iter(verdict.values()))
+            cols[-1].metric(t("gan.classifier"), f"{labels[0]} ({conf[0]:.0%})")
+            st.caption(t("gan.yours_caption"))
+            ui.timing(t("gan.timing_yours"), timer.ms, [nets[m][1] for m in nets] + [clf])
+
+
+drawing_section()

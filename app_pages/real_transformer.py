@@ -184,71 +184,80 @@ if a is not None:
                         title=t("realtf.by_layer_title", i=q, token=F.plot_text(tk.tokens[q]))),
                  key="token_layers", filename=t("realtf.file_token_layers", i=q))
 
+
 # ---------------------------------------------------------------------------------------- measured head patterns
-st.header(t("realtf.patterns"))
-table = ui.cached(HEADS, heads.load_table)
-if table is not None:
-    sents = table["sentences"]
-    st.markdown(t("realtf.patterns_lead", n=sents["count"], tokens=f"{sents['tokens']:,}"))
-    pattern = ui.url_choice(st.radio, t("realtf.pattern"), list(heads.PATTERNS), key="pattern", default="previous",
-                            format_func=lambda p: t(f"realtf.pat_{p}"), horizontal=True)
-    thr = float(table["thresholds"][pattern])
-    measured = np.asarray(table["scores"][pattern]["mean"], dtype=np.float32)
-    std = np.asarray(table["scores"][pattern]["std"], dtype=np.float32)
-    found = table["heads_following"][pattern]
-    yours = P.pattern_scores(m, a) if a is not None else None
-    sel = (layer, head) if a is not None and head is not None else None
-    c1, c2 = st.columns(2)
-    with c1:
-        ui.chart(ui.fig(F.pattern_grid, measured, thr, layer_label=L, head_label=H, selected=sel,
-                        title=t("realtf.grid_measured", pattern=t(f"realtf.pat_{pattern}"), n=sents["count"])),
-                 key="grid_measured", filename=t("realtf.file_grid", pattern=pattern))
-        ui.csv_button(t("realtf.csv_grid"), measured, t("realtf.file_grid", pattern=pattern) + ".csv",
-                      key="csv_grid", row_labels=[L(l) for l in range(measured.shape[0])],
-                      col_labels=[H(h) for h in range(measured.shape[1])], corner=t("realtf.corner_grid"))
-    with c2:
-        if yours is not None and np.isfinite(yours[pattern]).any():
-            ui.chart(ui.fig(F.pattern_grid, np.nan_to_num(yours[pattern]), thr, layer_label=L, head_label=H,
-                            selected=sel, title=t("realtf.grid_yours", pattern=t(f"realtf.pat_{pattern}"))),
-                     key="grid_yours", filename=t("realtf.file_grid_yours", pattern=pattern))
-        elif yours is not None:
-            st.info(t("realtf.pattern_na"))
-    if found:
-        st.markdown(t("realtf.found", n=len(found), pattern=t(f"realtf.pat_{pattern}"), thr=f"{thr:.2f}"))
-    else:
-        s = table["strongest"][pattern]
-        st.markdown(t("realtf.none_found", pattern=t(f"realtf.pat_{pattern}"), thr=f"{thr:.2f}",
-                      head=LH(s["layer"], s["head"]), score=f"{s['score']:.2f}"))
-    rows = []
-    for f in found[:40]:
-        l, h = f["layer"], f["head"]
-        row = {"head": LH(l, h), "measured": f"{measured[l, h]:.2f} ± {std[l, h]:.2f}"}
-        if yours is not None:
-            v = float(yours[pattern][l, h])
-            row["yours"] = f"{v:.2f}" if np.isfinite(v) else "—"
-            row["holds"] = bool(np.isfinite(v) and v >= thr)
-        rows.append(row)
-    ui.table(rows, align={"measured": "r", "yours": "r", "holds": "c"},
-             headers={"head": t("realtf.col_head"), "measured": t("realtf.col_measured", n=sents["count"]),
-                      "yours": t("realtf.col_yours"), "holds": t("realtf.col_holds", thr=f"{thr:.2f}")})
-    with st.expander(t("realtf.all_patterns")):
-        summary = []
-        for p in heads.PATTERNS:
-            s = table["strongest"][p]
-            hits = table["heads_following"][p]
-            pthr = float(table["thresholds"][p])
-            row = {"pattern": t(f"realtf.pat_{p}"), "thr": f"≥ {pthr:.2f}", "n": len(hits),
-                   "best": f"{LH(s['layer'], s['head'])} · {s['score']:.2f}"}
+
+
+@ui.fragment
+def patterns_section(a, sel: tuple[int, int] | None) -> None:
+    """The measured head patterns, checked on the sentence's attentions ``a`` (from the page's last full run);
+    ``sel``: the head picked above, outlined."""
+    st.header(t("realtf.patterns"))
+    table = ui.cached(HEADS, heads.load_table)
+    if table is not None:
+        sents = table["sentences"]
+        st.markdown(t("realtf.patterns_lead", n=sents["count"], tokens=f"{sents['tokens']:,}"))
+        pattern = ui.url_choice(st.radio, t("realtf.pattern"), list(heads.PATTERNS), key="pattern", default="previous",
+                                format_func=lambda p: t(f"realtf.pat_{p}"), horizontal=True)
+        thr = float(table["thresholds"][pattern])
+        measured = np.asarray(table["scores"][pattern]["mean"], dtype=np.float32)
+        std = np.asarray(table["scores"][pattern]["std"], dtype=np.float32)
+        found = table["heads_following"][pattern]
+        yours = P.pattern_scores(m, a) if a is not None else None
+        c1, c2 = st.columns(2)
+        with c1:
+            ui.chart(ui.fig(F.pattern_grid, measured, thr, layer_label=L, head_label=H, selected=sel,
+                            title=t("realtf.grid_measured", pattern=t(f"realtf.pat_{pattern}"), n=sents["count"])),
+                     key="grid_measured", filename=t("realtf.file_grid", pattern=pattern))
+            ui.csv_button(t("realtf.csv_grid"), measured, t("realtf.file_grid", pattern=pattern) + ".csv",
+                          key="csv_grid", row_labels=[L(l) for l in range(measured.shape[0])],
+                          col_labels=[H(h) for h in range(measured.shape[1])], corner=t("realtf.corner_grid"))
+        with c2:
+            if yours is not None and np.isfinite(yours[pattern]).any():
+                ui.chart(ui.fig(F.pattern_grid, np.nan_to_num(yours[pattern]), thr, layer_label=L, head_label=H,
+                                selected=sel, title=t("realtf.grid_yours", pattern=t(f"realtf.pat_{pattern}"))),
+                         key="grid_yours", filename=t("realtf.file_grid_yours", pattern=pattern))
+            elif yours is not None:
+                st.info(t("realtf.pattern_na"))
+        if found:
+            st.markdown(t("realtf.found", n=len(found), pattern=t(f"realtf.pat_{pattern}"), thr=f"{thr:.2f}"))
+        else:
+            s = table["strongest"][pattern]
+            st.markdown(t("realtf.none_found", pattern=t(f"realtf.pat_{pattern}"), thr=f"{thr:.2f}",
+                          head=LH(s["layer"], s["head"]), score=f"{s['score']:.2f}"))
+        rows = []
+        for f in found[:40]:
+            l, h = f["layer"], f["head"]
+            row = {"head": LH(l, h), "measured": f"{measured[l, h]:.2f} ± {std[l, h]:.2f}"}
             if yours is not None:
-                ys = yours[p]
-                vals = [ys[x["layer"], x["head"]] for x in hits]
-                held = sum(1 for v in vals if np.isfinite(v) and v >= pthr)
-                row["held"] = t("realtf.k_of_n", k=held, n=len(hits)) if hits else "—"
-            summary.append(row)
-        ui.table(summary, align={"n": "r"},
-                 headers={"pattern": t("realtf.pattern"), "thr": t("realtf.col_thr"), "n": t("realtf.col_n"),
-                          "best": t("realtf.col_best"), "held": t("realtf.col_held")})
-        st.caption(t("realtf.method"))
+                v = float(yours[pattern][l, h])
+                row["yours"] = f"{v:.2f}" if np.isfinite(v) else "—"
+                row["holds"] = bool(np.isfinite(v) and v >= thr)
+            rows.append(row)
+        ui.table(rows, align={"measured": "r", "yours": "r", "holds": "c"},
+                 headers={"head": t("realtf.col_head"), "measured": t("realtf.col_measured", n=sents["count"]),
+                          "yours": t("realtf.col_yours"), "holds": t("realtf.col_holds", thr=f"{thr:.2f}")})
+        with st.expander(t("realtf.all_patterns")):
+            summary = []
+            for p in heads.PATTERNS:
+                s = table["strongest"][p]
+                hits = table["heads_following"][p]
+                pthr = float(table["thresholds"][p])
+                row = {"pattern": t(f"realtf.pat_{p}"), "thr": f"≥ {pthr:.2f}", "n": len(hits),
+                       "best": f"{LH(s['layer'], s['head'])} · {s['score']:.2f}"}
+                if yours is not None:
+                    ys = yours[p]
+                    vals = [ys[x["layer"], x["head"]] for x in hits]
+                    held = sum(1 for v in vals if np.isfinite(v) and v >= pthr)
+                    row["held"] = t("realtf.k_of_n", k=held, n=len(hits)) if hits else "—"
+                summary.append(row)
+            ui.table(summary, align={"n": "r"},
+                     headers={"pattern": t("realtf.pattern"), "thr": t("realtf.col_thr"), "n": t("realtf.col_n"),
+                              "best": t("realtf.col_best"), "held": t("realtf.col_held")})
+            st.caption(t("realtf.method"))
+
+
+patterns_section(a, (layer, head) if a is not None and head is not None else None)
 
 # ------------------------------------------------------------------------------------- what it was trained for
 st.header(t("realtf.trained_for"))
@@ -256,61 +265,74 @@ st.markdown(t("realtf.trained_for_lead", d=cfg.d_model))
 if a is not None:
     ui.csv_button(t("realtf.csv_emb"), a.embedding[None], t("realtf.file_emb") + ".csv", key="csv_emb",
                   col_labels=[f"e{i}" for i in range(a.embedding.shape[0])])
-c1, c2 = st.columns(2)
-first = c1.text_input(t("realtf.sent_a"), examples.PAIR[0], key="sa", max_chars=MAX_CHARS, bind=ui.BIND)
-second = c2.text_input(t("realtf.sent_b"), examples.PAIR[1], key="sb", max_chars=MAX_CHARS, bind=ui.BIND)
-try:
-    sim = P.similarity(m, first or "", second or "")
-except TextError as exc:
-    sim = None
-    P.text_error(exc)
-if sim is not None:
-    c1, c2 = st.columns([1, 3])
-    with c1:
-        st.metric(t("realtf.cosine"), f"{sim.cosine:.3f}", help=t("realtf.cosine_help"))
-        for which, tks in (("a", sim.a), ("b", sim.b)):
-            if tks.n_unk or tks.truncated:
-                st.caption(t("realtf.pair_note", which=t(f"realtf.sent_{which}"), unk=tks.n_unk, n=tks.n_tokens))
-    with c2:
-        ha, hb = P.analyse(m, first).hidden, P.analyse(m, second).hidden
-        ui.chart(ui.fig(F.token_similarity, ha, hb, sim.a.tokens, sim.b.tokens, title=t("realtf.tok_sim_title"),
-                        x_title=t("realtf.sent_b"), y_title=t("realtf.sent_a")),
-                 key="tok_sim", filename=t("realtf.file_tok_sim"))
-    ui.csv_button(t("realtf.csv_pair"), sim.embeddings, t("realtf.file_pair") + ".csv", key="csv_pair",
-                  row_labels=[t("realtf.sent_a"), t("realtf.sent_b")],
-                  col_labels=[f"e{i}" for i in range(sim.embeddings.shape[1])], corner=t("realtf.corner_emb"))
 
-st.subheader(t("realtf.matrix"))
-raw = st.text_area(t("realtf.set_box", n=examples.MAX_SET), "\n".join(examples.SET), key="set", max_chars=MAX_CHARS,
-                   bind=ui.BIND, height=170)
-lines = tuple(dict.fromkeys(s.strip() for s in (raw or "").splitlines() if s.strip()))
-if len(lines) > examples.MAX_SET:
-    st.warning(t("realtf.set_cut", n=len(lines), k=examples.MAX_SET))
-    lines = lines[: examples.MAX_SET]
-if len(lines) < 2:
-    st.info(t("realtf.set_few"), icon=":material/keyboard:")
-else:
+
+@ui.fragment
+def pair_section() -> None:
+    c1, c2 = st.columns(2)
+    first = c1.text_input(t("realtf.sent_a"), examples.PAIR[0], key="sa", max_chars=MAX_CHARS, bind=ui.BIND)
+    second = c2.text_input(t("realtf.sent_b"), examples.PAIR[1], key="sb", max_chars=MAX_CHARS, bind=ui.BIND)
     try:
-        E = P.embed(m, lines)
+        sim = P.similarity(m, first or "", second or "")
     except TextError as exc:
-        E = None
+        sim = None
         P.text_error(exc)
-    if E is not None:
-        c1, c2 = st.columns([3, 2])
-        with c1:  # numbers on the axes, the sentences in the table beside: long labels would squash the matrix
-            ui.chart(ui.fig(F.similarity_matrix, E, [str(i + 1) for i in range(len(lines))],
-                            title=t("realtf.matrix_title")), key="sim_matrix", filename=t("realtf.file_matrix"))
+    if sim is not None:
+        c1, c2 = st.columns([1, 3])
+        with c1:
+            st.metric(t("realtf.cosine"), f"{sim.cosine:.3f}", help=t("realtf.cosine_help"))
+            for which, tks in (("a", sim.a), ("b", sim.b)):
+                if tks.n_unk or tks.truncated:
+                    st.caption(t("realtf.pair_note", which=t(f"realtf.sent_{which}"), unk=tks.n_unk, n=tks.n_tokens))
         with c2:
-            toks = [m.tokenize(s) for s in lines]
-            ui.table([{"i": i + 1, "s": s, "n": tk_.n_tokens, "unk": tk_.n_unk}
-                      for i, (s, tk_) in enumerate(zip(lines, toks))],
-                     align={"i": "r", "n": "r", "unk": "r"},
-                     headers={"i": "#", "s": t("realtf.corner_emb"), "n": t("realtf.n_tokens"),
-                              "unk": t("realtf.n_unk")})
-        st.caption(t("realtf.matrix_caption"))
-        ui.csv_button(t("realtf.csv_set"), E, t("realtf.file_set") + ".csv", key="csv_set",
-                      row_labels=list(lines), col_labels=[f"e{i}" for i in range(E.shape[1])],
-                      corner=t("realtf.corner_emb"))
+            ha, hb = P.analyse(m, first).hidden, P.analyse(m, second).hidden
+            ui.chart(ui.fig(F.token_similarity, ha, hb, sim.a.tokens, sim.b.tokens, title=t("realtf.tok_sim_title"),
+                            x_title=t("realtf.sent_b"), y_title=t("realtf.sent_a")),
+                     key="tok_sim", filename=t("realtf.file_tok_sim"))
+        ui.csv_button(t("realtf.csv_pair"), sim.embeddings, t("realtf.file_pair") + ".csv", key="csv_pair",
+                      row_labels=[t("realtf.sent_a"), t("realtf.sent_b")],
+                      col_labels=[f"e{i}" for i in range(sim.embeddings.shape[1])], corner=t("realtf.corner_emb"))
+
+
+pair_section()
+
+
+@ui.fragment
+def set_section() -> None:
+    st.subheader(t("realtf.matrix"))
+    raw = st.text_area(t("realtf.set_box", n=examples.MAX_SET), "\n".join(examples.SET), key="set",
+                       max_chars=MAX_CHARS, bind=ui.BIND, height=170)
+    lines = tuple(dict.fromkeys(s.strip() for s in (raw or "").splitlines() if s.strip()))
+    if len(lines) > examples.MAX_SET:
+        st.warning(t("realtf.set_cut", n=len(lines), k=examples.MAX_SET))
+        lines = lines[: examples.MAX_SET]
+    if len(lines) < 2:
+        st.info(t("realtf.set_few"), icon=":material/keyboard:")
+    else:
+        try:
+            E = P.embed(m, lines)
+        except TextError as exc:
+            E = None
+            P.text_error(exc)
+        if E is not None:
+            c1, c2 = st.columns([3, 2])
+            with c1:  # numbers on the axes, the sentences in the table beside: long labels would squash the matrix
+                ui.chart(ui.fig(F.similarity_matrix, E, [str(i + 1) for i in range(len(lines))],
+                                title=t("realtf.matrix_title")), key="sim_matrix", filename=t("realtf.file_matrix"))
+            with c2:
+                toks = [m.tokenize(s) for s in lines]
+                ui.table([{"i": i + 1, "s": s, "n": tk_.n_tokens, "unk": tk_.n_unk}
+                          for i, (s, tk_) in enumerate(zip(lines, toks))],
+                         align={"i": "r", "n": "r", "unk": "r"},
+                         headers={"i": "#", "s": t("realtf.corner_emb"), "n": t("realtf.n_tokens"),
+                                  "unk": t("realtf.n_unk")})
+            st.caption(t("realtf.matrix_caption"))
+            ui.csv_button(t("realtf.csv_set"), E, t("realtf.file_set") + ".csv", key="csv_set",
+                          row_labels=list(lines), col_labels=[f"e{i}" for i in range(E.shape[1])],
+                          corner=t("realtf.corner_emb"))
+
+
+set_section()
 
 # ---------------------------------------------------------------------------------- beside the small Transformer
 st.header(t("realtf.beside"))

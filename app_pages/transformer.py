@@ -13,6 +13,44 @@ from ui.seq import date_input, decoded, result_header, seq_model
 ui.header("transformer")
 t, lang = ui.t, ui.lang()
 
+
+@ui.fragment
+def heads_section(d, src: list[str], out: list[str], dec_in: list[str]) -> None:
+    """Every head of one kind at once (its own rerun: the decoded date comes from the page's last full run)."""
+    st.subheader(t("transformer.all_heads"))
+    kinds = ("cross", "enc", "dec")
+    kind = ui.url_choice(st.radio, t("transformer.which"), kinds, key="heads", default="cross",
+                         format_func=lambda k: t(f"transformer.kind_{k}"), horizontal=True)
+    w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src),
+                     "dec": (d.dec_self, dec_in, out)}[kind]
+    kind_name = t(f"transformer.kind_{kind}")
+    ui.chart(ui.fig(attention_grid, w_all, xs, ys, title=t("transformer.grid_title", kind=kind_name), lang=lang),
+             key="heads_grid", filename=t("transformer.file_grid", kind=kind_name))
+
+
+@ui.fragment
+def step_section(d, ld: int, src: list[str], out: list[str]) -> None:
+    """One output step at a time, in layer ``ld`` (the page's layer: a layer change reruns the whole page)."""
+    st.subheader(t("transformer.step_through"))
+    T = len(out)
+    ui.keep_in_range("t", 1, T, 1)
+    step = st.slider(t("transformer.step"), 1, T, 1, key="t", bind=ui.BIND) if T > 1 else 1
+    s = step - 1
+    written = "".join(out[:s])
+    st.markdown(t("transformer.step_line", input=d.input, written=written or t("transformer.nothing"), next=out[s]))
+    c1, c2 = st.columns(2)
+    with c1:
+        w = d.cross[ld, :, s].mean(0)
+        ui.chart(ui.fig(bars, w, src, title=t("transformer.step_cross", step=step, layer=ld + 1),
+                        y_title=t("attention.weight"), highlight=int(w.argmax())),
+                 key="step_cross", filename=t("transformer.file_step_cross", step=step))
+    with c2:
+        prev = ["<bos>"] + out[:s]
+        ui.chart(ui.fig(bars, d.dec_self[ld, :, s, : s + 1].mean(0), prev, y_title=t("attention.weight"),
+                        title=t("transformer.step_self", step=step)),
+                 key="step_self", filename=t("transformer.file_step_self", step=step))
+
+
 text = date_input()
 # every keystroke decodes in the browser; Enter commits the text to the box above and reruns the page
 live.date_box("dates_live", "transformer", text=text, on_commit=ui.setter("text"))
@@ -56,15 +94,7 @@ with ui.guard():
     with row2[1]:
         st.caption(t("transformer.maps_caption"))
 
-    st.subheader(t("transformer.all_heads"))
-    kinds = ("cross", "enc", "dec")
-    kind = ui.url_choice(st.radio, t("transformer.which"), kinds, key="heads", default="cross",
-                         format_func=lambda k: t(f"transformer.kind_{k}"), horizontal=True)
-    w_all, xs, ys = {"cross": (d.cross, src, out), "enc": (d.enc_self, src, src),
-                     "dec": (d.dec_self, dec_in, out)}[kind]
-    kind_name = t(f"transformer.kind_{kind}")
-    ui.chart(ui.fig(attention_grid, w_all, xs, ys, title=t("transformer.grid_title", kind=kind_name), lang=lang),
-             key="heads_grid", filename=t("transformer.file_grid", kind=kind_name))
+    heads_section(d, src, out, dec_in)
 
     st.subheader(t("transformer.beside"))
     additive = seq_model("seq2seq_attention")
@@ -80,21 +110,4 @@ with ui.guard():
                             title=t("transformer.additive", out=a.output)),
                      key="cmp_add", filename=t("attention.file_map"))
 
-    st.subheader(t("transformer.step_through"))
-    T = len(out)
-    ui.keep_in_range("t", 1, T, 1)
-    step = st.slider(t("transformer.step"), 1, T, 1, key="t", bind=ui.BIND) if T > 1 else 1
-    s = step - 1
-    written = "".join(out[:s])
-    st.markdown(t("transformer.step_line", input=d.input, written=written or t("transformer.nothing"), next=out[s]))
-    c1, c2 = st.columns(2)
-    with c1:
-        w = d.cross[ld, :, s].mean(0)
-        ui.chart(ui.fig(bars, w, src, title=t("transformer.step_cross", step=step, layer=ld + 1),
-                        y_title=t("attention.weight"), highlight=int(w.argmax())),
-                 key="step_cross", filename=t("transformer.file_step_cross", step=step))
-    with c2:
-        prev = ["<bos>"] + out[:s]
-        ui.chart(ui.fig(bars, d.dec_self[ld, :, s, : s + 1].mean(0), prev, y_title=t("attention.weight"),
-                        title=t("transformer.step_self", step=step)),
-                 key="step_self", filename=t("transformer.file_step_self", step=step))
+    step_section(d, ld, src, out)

@@ -389,6 +389,8 @@ class Session:
     main_hash: str = ""
     _navigation: bool = False
     _script_of: dict[str, str] = field(default_factory=dict)  # widget id -> hash of the script that drew it
+    fragments: bool = True  # a change of widgets inside one st.fragment reruns only it, as the browser does
+    _fragment_of: dict[str, str] = field(default_factory=dict)  # widget id -> id of the fragment that drew it
 
     async def __aenter__(self) -> "Session":
         return self
@@ -457,11 +459,15 @@ class Session:
 
     async def change(self, changes: Mapping[str, Any]) -> RunResult:
         """Set widgets (by user key, else by label) to new values and rerun, as one interaction."""
+        where = set()
         for name, value in changes.items():
             wid = self.find(name)
             kind, p = self.widgets[wid]
             self.states[wid] = _changed_state(kind, p, value)
-        return await self._run()
+            where.add(self._fragment_of.get(wid, ""))
+        # the frontend reruns just the fragment when every changed widget is inside that one fragment
+        fragment = where.pop() if self.fragments and len(where) == 1 else ""
+        return await self._run(fragment_id=fragment)
 
     def find(self, name: str) -> str:
         """The id of the widget whose key= (or, failing that, label) is ``name`` on the last run."""
@@ -481,7 +487,7 @@ class Session:
         except DriverError:
             return False
 
-    async def _run(self, page_name: str = "") -> RunResult:
+    async def _run(self, page_name: str = "", fragment_id: str = "") -> RunResult:
         if self.ws is None:
             raise DriverError("not connected: call open() first")
         msg = BackMsg()
@@ -489,6 +495,7 @@ class Session:
         cs.query_string = self.query
         cs.page_script_hash = self.page_hash
         cs.page_name = page_name if not self.page_hash else ""
+        cs.fragment_id = fragment_id
         cs.widget_states.widgets.extend(self.states.values())
         if self.use_cache:
             cs.cached_message_hashes.extend(self.cache)
@@ -502,12 +509,13 @@ class Session:
         for wid in [w for w, st in self.states.items() if st.WhichOneof("value") in ("trigger_value",)]:
             del self.states[wid]
         try:
-            return await asyncio.wait_for(self._read_run(t0), self.timeout)
+            return await asyncio.wait_for(self._read_run(t0, fragment_id), self.timeout)
         except asyncio.TimeoutError:
             raise DriverError(f"page {self.page!r} did not finish within {self.timeout:.0f} s") from None
 
-    async def _read_run(self, t0: float) -> RunResult:
-        elements: dict[tuple[int, ...], Element] = {}
+    async def _read_run(self, t0: float, fragment_id: str = "") -> RunResult:
+        # a fragment's run redraws only the fragment: the rest of the view stays as the last run left it
+        elements: dict[tuple[int, ...], Element] = dict(self.last.elements) if fragment_id and self.last else {}
         seen: set[str] = set()
         used_hashes: set[str] = set()
         n = nbytes = 0
@@ -533,8 +541,9 @@ class Session:
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 ns = fm.new_session
-                elements.clear()
-                seen.clear()
+                if not fragment_id:
+                    elements.clear()
+                    seen.clear()
                 if ns.HasField("initialize"):
                     self.session_id = ns.initialize.session_id
                 if ns.config.max_cached_message_age:
@@ -567,6 +576,7 @@ class Session:
                         seen.add(p.id)
                         self.widgets[p.id] = (ek, p)
                         self._script_of[p.id] = fm.metadata.active_script_hash
+                        self._fragment_of[p.id] = d.fragment_id
                         if ek in VALUE_WIDGETS and (p.id not in self.states or getattr(p, "set_value", False)):
                             st = _initial_state(ek, p)
                             if st is not None:
@@ -583,7 +593,7 @@ class Session:
                 status = FINISHED.Name(fm.script_finished)
                 if fm.script_finished == FINISHED.FINISHED_EARLY_FOR_RERUN:
                     continue  # the server started another run (st.rerun, or a rerun request overtook this one)
-                self._after_run(seen, used_hashes)
+                self._after_run(seen, used_hashes, fragment_id)
                 self.last = RunResult(self.page, self.query, elements, dict(self.states),
                                       time.perf_counter() - t0, status, n, nbytes, not_found)
                 return self.last
@@ -597,13 +607,18 @@ class Session:
         for ap in app_pages:
             self.pages[ap.url_pathname] = ap.page_script_hash
 
-    def _after_run(self, seen: set[str], used: set[str]) -> None:
-        # the browser unmounts widgets the run did not draw, and ages its message cache
-        for wid in [w for w in self.states if w not in seen]:
+    def _after_run(self, seen: set[str], used: set[str], fragment_id: str = "") -> None:
+        # the browser unmounts widgets the run did not draw (a fragment's run: only the fragment's), and ages its
+        # message cache
+        def gone(w: str) -> bool:
+            return w not in seen and (not fragment_id or self._fragment_of.get(w) == fragment_id)
+
+        for wid in [w for w in self.states if gone(w)]:
             del self.states[wid]
-        for wid in [w for w in self.widgets if w not in seen]:
+        for wid in [w for w in self.widgets if gone(w)]:
             del self.widgets[wid]
             self._script_of.pop(wid, None)
+            self._fragment_of.pop(wid, None)
         for h, c in list(self.cache.items()):
             c.age = 0 if h in used else c.age + 1
             if c.age > self.max_age:

@@ -9,6 +9,7 @@ guard; a page only calls ``ui.header(...)`` and draws its body.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -223,6 +224,24 @@ def guard() -> Iterator[None]:
         yield
     except UserError as exc:
         show_error(exc)
+
+
+def fragment(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A page section that reruns alone when one of its own widgets changes (``st.fragment``): a click costs the
+    server that section, not the whole page. A section's error is shown as the router shows a page's (a clear
+    message, the traceback in the server log), because a section's own rerun does not pass through the router."""
+
+    @functools.wraps(fn)
+    def section(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            show_error(exc)
+        except Exception:  # never a traceback on screen (st.rerun/st.stop are BaseExceptions and pass)
+            LOG.exception("section %s of page %s failed", fn.__qualname__, page_id())
+            st.error(t("app.unexpected"), icon=":material/error:")
+
+    return st.fragment(section)
 
 
 # ------------------------------------------------------------------------------------------ widgets bound to the URL
