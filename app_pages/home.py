@@ -17,8 +17,7 @@ with ui.guard():  # helper text lives in core/content; a broken file is reported
     concepts = ui.content_view(content.concepts, lang)
     for col, c in zip(st.columns(len(concepts)), concepts):
         with col.container(border=True):
-            st.markdown(f"**{c['title']}**")
-            st.write(c["body"])
+            st.markdown(f"**{c['title']}**\n\n{c['body']}")
 
 st.subheader(ui.t("home.pages"))
 cards = [p for p in present() if p.url]
@@ -28,9 +27,9 @@ for row in range(0, len(cards), 3):
             st.page_link(page.file, label=f"**{ui.t(page.key + '.nav')}**", icon=page.icon)
             st.caption(ui.t(f"{page.key}.card"))
 
-with ui.guard(), st.expander(ui.t("home.map")):
-    for item in ui.content_view(content.project_map, lang):
-        st.markdown(f"**{item['title']}** (§{item['source_section']}) — {item['body']}")
+with ui.guard(), st.expander(ui.t("home.map")):  # one Markdown block: every element costs the server a message
+    st.markdown("\n\n".join(f"**{item['title']}** (§{item['source_section']}) — {item['body']}"
+                              for item in ui.content_view(content.project_map, lang)))
 
 st.subheader(ui.t("home.runtime"))
 files = {}
