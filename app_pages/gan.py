@@ -3,6 +3,7 @@ D, an honest quality table, what the architecture changed, interpolation, both t
 mode-collapse check, and both Ds' verdicts on your own drawing."""
 
 import time
+from typing import Iterator
 
 import numpy as np
 import streamlit as st
@@ -54,6 +55,16 @@ def captions(res: dict) -> list[str]:
     return [f"{lab} · D {s:.2f}" for lab, s in zip(res["labels"], res["score"])]
 
 
+def model_columns(loaded_only: bool = True) -> Iterator[str]:
+    """Each generator in its own column under its name (the text's on the left); ``loaded_only``: skip one whose
+    sessions did not load (its error is already on the page)."""
+    for m, col in zip(MODELS, st.columns(2, gap="large")):
+        with col:
+            st.subheader(name[m])
+            if not loaded_only or m in nets:
+                yield m
+
+
 # each generator loads on its own: a missing or corrupt file takes out its half of the page, not the other's
 clf = ui.model(C)
 nets = {}
@@ -78,17 +89,13 @@ def samples_section() -> None:
     grid = c2.slider(t("gan.grid"), 2, 8, 4, key="grid", bind=ui.BIND)
     n = int(grid) ** 2
     z = mnist.gan_noise(int(seed), n)
-    for m, col in zip(MODELS, st.columns(2, gap="large")):
-        with col:
-            st.subheader(name[m])
-            if m not in nets:
-                continue
-            g, d, c = nets[m]
-            res = generate(m, ("seed", int(seed), n), stamps[m], z, g, d, c)
-            ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(grid), tile_px=62),
-                     key=KEY[m] + "samples", filename=t("gan.file_samples", model=m, seed=seed))
-            st.caption(t("gan.samples_caption", d=f"{res['score'].mean():.2f}", conf=f"{res['conf'].mean():.0%}"))
-            ui.timing(t("gan.timing_samples", n=n), res["ms"], [g, d, c], cached=True)
+    for m in model_columns():
+        g, d, c = nets[m]
+        res = generate(m, ("seed", int(seed), n), stamps[m], z, g, d, c)
+        ui.chart(ui.fig(digit_grid, res["images"][:, 0], captions(res), ncols=int(grid), tile_px=62),
+                 key=KEY[m] + "samples", filename=t("gan.file_samples", model=m, seed=seed))
+        st.caption(t("gan.samples_caption", d=f"{res['score'].mean():.2f}", conf=f"{res['conf'].mean():.0%}"))
+        ui.timing(t("gan.timing_samples", n=n), res["ms"], [g, d, c], cached=True)
     ui.csv_button(t("gan.csv_z"), z, t("gan.file_z", seed=seed) + ".csv", key="csv_z",
                   col_labels=[f"z{i + 1}" for i in range(z.shape[1])])
 
@@ -185,30 +192,28 @@ def timeline_section() -> None:
     st.header(t("gan.timeline"))
     st.caption(t("gan.timeline_caption"))
     names = {k: t(f"gan.series_{k}") for k in ("loss_d", "loss_g", "d_real", "d_fake")}
-    for m, col in zip(MODELS, st.columns(2, gap="large")):
-        with col:
-            st.subheader(name[m])
-            timeline = ui.cached(f"{m}_timeline.npz", lambda m=m: mnist.load_timeline(name=f"{m}_timeline.npz"))
-            history = ui.cached(f"history/{m}.json", lambda m=m: mnist.load_history(m))
-            if timeline is None:
-                continue
-            epochs = [int(e) for e in timeline["epochs"]]
-            epoch = st.select_slider(t("gan.epoch"), options=epochs, value=epochs[-1], key=KEY[m] + "epoch",
-                                     bind=ui.BIND)
-            i = epochs.index(int(epoch))
-            ui.chart(ui.fig(digit_grid, timeline["images"][i], ncols=8, tile_px=34,
-                            title=t("gan.timeline_title", epoch=epoch)),
-                     key=KEY[m] + "timeline", filename=t("gan.file_epoch", model=m, epoch=epoch))
-            if history is not None:
-                rows = history.get("epochs", [])
-                keys = [k for k in ("loss_d", "loss_g") if any(k in r for r in rows)]
-                ui.chart(ui.fig(loss_curves, rows, keys or None, title=t("gan.losses_title"), marker_epoch=epoch,
-                                height=260, names=names, lang=lang),
-                         key=KEY[m] + "gan_losses", filename=t("gan.file_losses", model=m))
-                if any("d_real" in r for r in rows):
-                    ui.chart(ui.fig(loss_curves, rows, ["d_real", "d_fake"], title=t("gan.d_title"), marker_epoch=epoch,
-                                    y_title="D(x)", height=240, names=names, lang=lang),
-                             key=KEY[m] + "gan_d", filename=t("gan.file_d", model=m))
+    for m in model_columns(loaded_only=False):
+        timeline = ui.cached(f"{m}_timeline.npz", lambda m=m: mnist.load_timeline(name=f"{m}_timeline.npz"))
+        history = ui.cached(f"history/{m}.json", lambda m=m: mnist.load_history(m))
+        if timeline is None:
+            continue
+        epochs = [int(e) for e in timeline["epochs"]]
+        epoch = st.select_slider(t("gan.epoch"), options=epochs, value=epochs[-1], key=KEY[m] + "epoch",
+                                 bind=ui.BIND)
+        i = epochs.index(int(epoch))
+        ui.chart(ui.fig(digit_grid, timeline["images"][i], ncols=8, tile_px=34,
+                        title=t("gan.timeline_title", epoch=epoch)),
+                 key=KEY[m] + "timeline", filename=t("gan.file_epoch", model=m, epoch=epoch))
+        if history is not None:
+            rows = history.get("epochs", [])
+            keys = [k for k in ("loss_d", "loss_g") if any(k in r for r in rows)]
+            ui.chart(ui.fig(loss_curves, rows, keys or None, title=t("gan.losses_title"), marker_epoch=epoch,
+                            height=260, names=names, lang=lang),
+                     key=KEY[m] + "gan_losses", filename=t("gan.file_losses", model=m))
+            if any("d_real" in r for r in rows):
+                ui.chart(ui.fig(loss_curves, rows, ["d_real", "d_fake"], title=t("gan.d_title"), marker_epoch=epoch,
+                                y_title="D(x)", height=240, names=names, lang=lang),
+                         key=KEY[m] + "gan_d", filename=t("gan.file_d", model=m))
 
 
 timeline_section()
@@ -223,22 +228,18 @@ def collapse_section() -> None:
     st.caption(t("gan.collapse_caption"))
     with st.columns([1, 3])[0]:
         hseed = ui.int_input(t("gan.hseed"), 0, SEED_MAX, 0, key="hseed")
-    for m, col in zip(MODELS, st.columns(2, gap="large")):
-        with col:
-            st.subheader(name[m])
-            if m not in nets:
-                continue
-            g, _, c = nets[m]
-            counts, ms = histogram_of(m, int(hseed), 1000, stamps[m], g, c)
-            ui.chart(ui.fig(class_histogram, counts, title=t("gan.hist_title", seed=hseed), lang=lang),
-                     key=KEY[m] + "hist", filename=t("gan.file_hist", model=m, seed=hseed))
-            frac = counts / counts.sum()
-            entropy = float(-(frac[frac > 0] * np.log2(frac[frac > 0])).sum())
-            m1, m2 = st.columns(2)
-            m1.metric(t("gan.entropy"), t("gan.bits", v=f"{entropy:.2f}"), help=t("gan.entropy_help"))
-            m2.metric(t("gan.rarest"), t("gan.rarest_value", d=int(counts.argmin()), n=int(counts.min())))
-            st.caption(t(f"gan.balance_{m}"))
-            ui.timing(t("gan.timing_hist"), ms, [g, c], cached=True)
+    for m in model_columns():
+        g, _, c = nets[m]
+        counts, ms = histogram_of(m, int(hseed), 1000, stamps[m], g, c)
+        ui.chart(ui.fig(class_histogram, counts, title=t("gan.hist_title", seed=hseed), lang=lang),
+                 key=KEY[m] + "hist", filename=t("gan.file_hist", model=m, seed=hseed))
+        frac = counts / counts.sum()
+        entropy = float(-(frac[frac > 0] * np.log2(frac[frac > 0])).sum())
+        m1, m2 = st.columns(2)
+        m1.metric(t("gan.entropy"), t("gan.bits", v=f"{entropy:.2f}"), help=t("gan.entropy_help"))
+        m2.metric(t("gan.rarest"), t("gan.rarest_value", d=int(counts.argmin()), n=int(counts.min())))
+        st.caption(t(f"gan.balance_{m}"))
+        ui.timing(t("gan.timing_hist"), ms, [g, c], cached=True)
 
 
 collapse_section()

@@ -226,20 +226,28 @@ def guard() -> Iterator[None]:
         show_error(exc)
 
 
+@contextlib.contextmanager
+def contained(what: str) -> Iterator[None]:
+    """Whatever fails inside stays a message: a UserError as ``show_error`` shows it, anything else as one short
+    line on screen and its traceback in the server log (st.rerun/st.stop are BaseExceptions and pass through)."""
+    try:
+        yield
+    except UserError as exc:
+        show_error(exc)
+    except Exception:  # never a traceback on screen
+        LOG.exception("%s failed", what)
+        st.error(t("app.unexpected"), icon=":material/error:")
+
+
 def fragment(fn: Callable[..., Any]) -> Callable[..., Any]:
     """A page section that reruns alone when one of its own widgets changes (``st.fragment``): a click costs the
-    server that section, not the whole page. A section's error is shown as the router shows a page's (a clear
-    message, the traceback in the server log), because a section's own rerun does not pass through the router."""
+    server that section, not the whole page. Errors are contained as the router contains a page's, because a
+    section's own rerun does not pass through the router."""
 
     @functools.wraps(fn)
     def section(*args, **kwargs):
-        try:
+        with contained(f"section {fn.__qualname__} of page {page_id()}"):
             return fn(*args, **kwargs)
-        except UserError as exc:
-            show_error(exc)
-        except Exception:  # never a traceback on screen (st.rerun/st.stop are BaseExceptions and pass)
-            LOG.exception("section %s of page %s failed", fn.__qualname__, page_id())
-            st.error(t("app.unexpected"), icon=":material/error:")
 
     return st.fragment(section)
 

@@ -4,7 +4,6 @@ that keeps any page's unexpected error to a short message on screen and a traceb
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +13,9 @@ import streamlit as st
 import ui
 from core import i18n
 from ui import live
-from core.errors import UserError
 from core.runtime.session import available_providers
 
 ROOT = Path(__file__).resolve().parent.parent
-LOG = logging.getLogger("bml.app")
 
 
 @dataclass(frozen=True)
@@ -57,12 +54,8 @@ def main() -> None:
     ui.start_run(next((p.key for p in present() if pages[p.url] is current), "home"))
     _provider()
     try:
-        current.run()
-    except UserError as exc:  # a clear message the page did not catch itself
-        ui.show_error(exc)
-    except Exception:  # never a traceback on screen; the server log keeps it
-        LOG.exception("page %s failed", ui.page_id())
-        st.error(ui.t("app.unexpected"), icon=":material/error:")
+        with ui.contained(f"page {ui.page_id()}"):  # a clear message for what the page did not catch itself
+            current.run()
     finally:  # (a page that stops early calls ui.stop(), which lists its sessions first)
         ui.show_used()
 
