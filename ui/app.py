@@ -13,6 +13,7 @@ import streamlit as st
 import ui
 from core import i18n
 from ui import live
+from core.runtime import memory
 from core.runtime.session import available_providers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ def present() -> list[Page]:
 
 def main() -> None:
     st.set_page_config(page_title="Big-Model Lab", page_icon=":material/science:", layout="wide")
+    memory.start()  # once per server process: freed heap goes back to the OS every 30 s (RSS stays flat)
     # wide Markdown tables scroll sideways on a phone instead of being cut off at the screen's edge
     st.html("<style>[data-testid='stMarkdownContainer'] table{display:block;overflow-x:auto;max-width:100%}</style>")
     lang = _language()
