@@ -91,3 +91,22 @@ def test_memory_bars_log_scale_and_labels():
     fig = F.memory_bars(rows, fmt=lambda n: f"{n / 1e9:.0f} GB")
     assert fig.layout.yaxis.type == "log" and [t.name for t in fig.data] == ["fp32", "fp16", "int8"]
     assert fig.data[0].customdata == ("4 GB",) and "1 GB" in fig.layout.yaxis.ticktext
+
+
+def test_a_cached_figure_sends_what_was_built_and_copies_it_once():
+    """ui.fig's shared figures make their dict form once (st.plotly_chart asks for it on every run); what a chart
+    sends is unchanged, and the figure is still a plotly Figure that Streamlit accepts."""
+    import plotly.io as pio
+
+    import ui
+
+    w = np.random.default_rng(3).random((5, 7)).astype(np.float32)
+    args = (w, list("abcdefg"), list("vwxyz"))
+    built = F.attention_heatmap(*args, title="t")
+    cached = ui.fig(F.attention_heatmap, *args, title="t")
+    assert isinstance(cached, go.Figure)
+    assert pio.to_json(cached, validate=False) == pio.to_json(built, validate=False)
+    assert cached.to_dict() is cached.to_dict()
+    assert ui.fig(F.attention_heatmap, *args, title="t") is cached
+    other = ui.fig(F.attention_heatmap, w * 0.5, *args[1:], title="t")
+    assert pio.to_json(other, validate=False) != pio.to_json(cached, validate=False)

@@ -378,7 +378,36 @@ def fig(builder: Callable[..., Any], *args, **kwargs) -> Any:
 
 @st.cache_resource(show_spinner=False, max_entries=160)  # bounded: a figure can hold a few hundred kB
 def _cached_fig(name: str, digest: str, _builder: Callable[..., Any], _args: tuple, _kwargs: dict) -> Any:
-    return _builder(*_args, **_kwargs)  # the figure is shared: st.plotly_chart only reads it
+    return _freeze(_builder(*_args, **_kwargs))  # the figure is shared: st.plotly_chart only reads it
+
+
+def _freeze(figure: Any) -> Any:
+    """Give a cached Plotly figure a to_dict() that is computed once.
+
+    st.plotly_chart calls ``to_dict()`` on every run: a deep copy of every trace and a walk that turns arrays into
+    base64 (a third of a chart's cost on the busiest pages). A cached figure is shared by every session and never
+    changed after it is built, so the same dict serves every run. The class is swapped rather than the figure rebuilt
+    because building one re-validates every value.
+    """
+    from plotly.basedatatypes import BaseFigure
+
+    if type(figure).__name__ == "Figure" and isinstance(figure, BaseFigure):
+        figure.__class__ = _frozen_class(type(figure))
+    return figure
+
+
+@functools.cache
+def _frozen_class(cls: type) -> type:
+    def to_dict(self):
+        d = self.__dict__.get("_bml_dict")
+        if d is None:
+            d = cls.to_dict(self)
+            for trace in d.get("data", []):  # what plotly.io.to_json pops on every call: gone once, here
+                trace.pop("uid", None)
+            object.__setattr__(self, "_bml_dict", d)
+        return d
+
+    return type("FrozenFigure", (cls,), {"to_dict": to_dict, "__doc__": _freeze.__doc__})
 
 
 def _digest(obj: Any) -> str:
