@@ -252,37 +252,34 @@ function fit(ink, width, { top, bottom, left, right, count }) {
   return { x: out };
 }
 
-/** One opaque drawing (the pad's own canvas) in two passes instead of five: the same float32 steps as
- * toGray -> inkMap -> mnistify, so the result is bit-identical; it runs on every pointer move. */
-function preprocessOpaque(rgba, width, height) {
-  const n = width * height;
-  const w0 = fr(0.299), w1 = fr(0.587), w2 = fr(0.114);
-  const gray = (i) => {
-    const r = fr(rgba[4 * i] / 255), g = fr(rgba[4 * i + 1] / 255), b = fr(rgba[4 * i + 2] / 255);
-    let acc = fr(r * w0);
-    acc = fr(g * w1 + acc);
-    return fr(b * w2 + acc);
-  };
-  const border = [];
-  for (let x = 0; x < width; x++) border.push(gray(x));
-  for (let x = 0; x < width; x++) border.push(gray((height - 1) * width + x));
-  for (let y = 0; y < height; y++) border.push(gray(y * width));
-  for (let y = 0; y < height; y++) border.push(gray(y * width + width - 1));
-  const paper = median32(border), light = paper > 0.5, skipBlack = !light && paper === 0;
-  const ink = new Float32Array(n);
+const W0 = fr(0.299), W1 = fr(0.587), W2 = fr(0.114);
+
+/** to_gray of one opaque pixel (float32, fused multiply-adds left to right, as numpy's matmul does). */
+function gray(rgba, i) {
+  const r = fr(rgba[4 * i] / 255), g = fr(rgba[4 * i + 1] / 255), b = fr(rgba[4 * i + 2] / 255);
+  let acc = fr(r * W0);
+  acc = fr(g * W1 + acc);
+  return fr(b * W2 + acc);
+}
+
+/** ink_map's ink (normalised by its peak) and mnistify's ink box of opaque pixels against a known paper shade,
+ * in two passes; null where the ink is too faint. */
+function inkAndBox(rgba, width, height, paper) {
+  const light = paper > 0.5, skipBlack = !light && paper === 0;
+  const ink = new Float32Array(width * height);
   let peak = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < ink.length; i++) {
     // a pixel of exactly the paper's colour is no ink: skip the arithmetic (most of a drawing is paper)
     const j = 4 * i;
     if (skipBlack && rgba[j] === 0 && rgba[j + 1] === 0 && rgba[j + 2] === 0) continue;
-    const g = gray(i);
-    let v = light ? fr(paper - g) : fr(g - paper);
+    const g = gray(rgba, i);
+    const v = light ? fr(paper - g) : fr(g - paper);
     if (v > 0) {
       ink[i] = v;
       if (v > peak) peak = v;
     }
   }
-  if (peak < MIN_CONTRAST) return { error: "blank" };
+  if (peak < MIN_CONTRAST) return null;
   let top = height, bottom = -1, left = width, right = -1, count = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
@@ -300,15 +297,54 @@ function preprocessOpaque(rgba, width, height) {
       }
     }
   }
-  return fit(ink, width, { top, bottom, left, right, count });
+  return { ink, box: { top, bottom, left, right, count } };
+}
+
+const isOpaque = (rgba) => {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return false;
+  return true;
+};
+
+/** One opaque drawing in two passes instead of five: the same float32 steps as toGray -> inkMap -> mnistify, so
+ * the result is bit-identical. */
+function preprocessOpaque(rgba, width, height) {
+  const border = [];
+  for (let x = 0; x < width; x++) border.push(gray(rgba, x));
+  for (let x = 0; x < width; x++) border.push(gray(rgba, (height - 1) * width + x));
+  for (let y = 0; y < height; y++) border.push(gray(rgba, y * width));
+  for (let y = 0; y < height; y++) border.push(gray(rgba, y * width + width - 1));
+  const r = inkAndBox(rgba, width, height, median32(border));
+  return r ? fit(r.ink, width, r.box) : { error: "blank" };
+}
+
+/**
+ * preprocess() of a width x height drawing that is black paper (0, 0, 0, 255) everywhere outside one rectangle,
+ * given only the rectangle's RGBA (rw x rh at x0, y0): the pad knows where its pen has been, so it reads and
+ * walks that much instead of the whole canvas. Bit-identical: outside pixels are paper, so they are no ink and
+ * the paper shade is 0 when the rectangle stays off the border; otherwise the drawing is rebuilt whole.
+ */
+export function preprocessInside(rgba, x0, y0, rw, rh, width, height) {
+  if (x0 > 0 && y0 > 0 && x0 + rw < width && y0 + rh < height && isOpaque(rgba)) {
+    const r = inkAndBox(rgba, rw, rh, 0);
+    return r ? fit(r.ink, rw, r.box) : { error: "blank" };
+  }
+  const full = new Uint8ClampedArray(width * height * 4);
+  for (let i = 3; i < full.length; i += 4) full[i] = 255;
+  for (let y = 0; y < rh; y++) {
+    const yy = y + y0;
+    if (yy < 0 || yy >= height) continue;
+    for (let x = 0; x < rw; x++) {
+      const xx = x + x0;
+      if (xx < 0 || xx >= width) continue;
+      full.set(rgba.subarray(4 * (y * rw + x), 4 * (y * rw + x) + 4), 4 * (yy * width + xx));
+    }
+  }
+  return preprocess(full, width, height);
 }
 
 /** RGBA bytes of a drawing -> {x: Float32Array(784)} in [0, 1], ink = 1, or {error: "blank"|"little"|"scaled"}. */
 export function preprocess(rgba, width, height) {
-  let opaque = true;
-  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) { opaque = false; break; }
-  if (opaque) return preprocessOpaque(rgba, width, height);
-  return preprocessGeneral(rgba, width, height);
+  return isOpaque(rgba) ? preprocessOpaque(rgba, width, height) : preprocessGeneral(rgba, width, height);
 }
 
 /** The reference order of steps, for any drawing (transparent pixels included). */

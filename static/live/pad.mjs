@@ -5,7 +5,7 @@
 // or Clear is pressed, so Streamlit reruns then and not during a stroke.
 
 import { f32, loadModel, now, record, run } from "./runtime.mjs";
-import { errorMap, paint, preprocess, softmax } from "./mnist.mjs";
+import { errorMap, paint, preprocessInside, softmax } from "./mnist.mjs";
 import { coalesce, digitFigure, el, fmt, loadAll, mountOnce, okStatus, pct, report, statusLine } from "./view.mjs";
 
 const ROLES = {
@@ -55,7 +55,13 @@ function make(host, component) {
   wipe();
   ctx.strokeStyle = "#fff"; ctx.lineWidth = data.stroke || 18; ctx.lineCap = "round"; ctx.lineJoin = "round";
 
-  const c = { component, models: null, drawing: false, inked: false, updates: 0 };
+  const c = { component, models: null, drawing: false, inked: false, updates: 0, last: null, dirty: null };
+  // where the pen has been, grown by its half-width and a pixel of antialiasing: the rest is untouched paper
+  const reach = (x, y) => {
+    const h = ctx.lineWidth / 2 + 2, d = c.dirty;
+    c.dirty = d ? [Math.min(d[0], x - h), Math.min(d[1], y - h), Math.max(d[2], x + h), Math.max(d[3], y + h)]
+      : [x - h, y - h, x + h, y + h];
+  };
   statusLine(timing, S, "loading");
   const names = ROLES[mode];
   loadAll(data, () => Promise.all(names.map((r) => loadModel(data.ort, data.models[r], r))))
@@ -75,8 +81,12 @@ function make(host, component) {
   async function compute() {
     if (!c.models || !c.inked) return;
     const t0 = now();
-    const img = ctx.getImageData(0, 0, size, size);
-    const p = preprocess(img.data, size, size);
+    // only the rectangle the pen has touched is read and walked (preprocessInside gives what the whole would)
+    const d = c.dirty || [0, 0, size, size];
+    const x0 = Math.max(0, Math.floor(d[0])), y0 = Math.max(0, Math.floor(d[1]));
+    const x1 = Math.min(size, Math.ceil(d[2])), y1 = Math.min(size, Math.ceil(d[3]));
+    const img = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
+    const p = preprocessInside(img.data, x0, y0, x1 - x0, y1 - y0, size, size);
     if (p.error) {
       note.textContent = fmt(S, p.error);
       return;
@@ -131,12 +141,15 @@ function make(host, component) {
     canvas.setPointerCapture?.(e.pointerId);
     const [x, y] = at(e);
     ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.01, y); ctx.stroke();
+    c.last = [x, y]; reach(x, y);
     job.kick();
   };
   const move = (e) => {
     if (!c.drawing) return;
     const [x, y] = at(e);
-    ctx.lineTo(x, y); ctx.stroke();
+    // the new segment only (round caps join it to the last): re-stroking the whole path grows with its length
+    ctx.beginPath(); ctx.moveTo(...c.last); ctx.lineTo(x, y); ctx.stroke();
+    c.last = [x, y]; reach(x, y);
     job.kick();
   };
   const up = async () => {
@@ -146,7 +159,7 @@ function make(host, component) {
     if (c.inked) c.component.setStateValue("png", canvas.toDataURL("image/png"));
   };
   const onClear = () => {
-    wipe(); c.inked = false;
+    wipe(); c.inked = false; c.dirty = null;
     for (const f of Object.values(figs)) f.canvas.getContext("2d").clearRect(0, 0, 28, 28);
     label.textContent = ""; verdict.textContent = ""; note.textContent = "";
     if (c.models) timing.textContent = "";
