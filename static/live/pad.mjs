@@ -85,6 +85,10 @@ function make(host, component) {
     const d = c.dirty || [0, 0, size, size];
     const x0 = Math.max(0, Math.floor(d[0])), y0 = Math.max(0, Math.floor(d[1]));
     const x1 = Math.min(size, Math.ceil(d[2])), y1 = Math.min(size, Math.ceil(d[3]));
+    if (x1 <= x0 || y1 <= y0) { // the pen stayed off the canvas (pointer capture follows it outside)
+      note.textContent = fmt(S, "blank");
+      return;
+    }
     const img = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
     const p = preprocessInside(img.data, x0, y0, x1 - x0, y1 - y0, size, size);
     if (p.error) {
@@ -155,8 +159,11 @@ function make(host, component) {
   const up = async () => {
     if (!c.drawing) return;
     c.drawing = false;
-    await job.now(); // the live result of the finished stroke, then the one message to Python
-    if (c.inked) c.component.setStateValue("png", canvas.toDataURL("image/png"));
+    try {
+      await job.now(); // the live result of the finished stroke, then the one message to Python
+    } finally { // which goes out even if the live view failed: the server path must not depend on it
+      if (c.inked) c.component.setStateValue("png", canvas.toDataURL("image/png"));
+    }
   };
   const onClear = () => {
     wipe(); c.inked = false; c.dirty = null;
