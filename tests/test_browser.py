@@ -187,6 +187,10 @@ def test_back_and_forward_show_the_view_the_url_names(browser, server):
 def _draw_a_one(page) -> None:
     canvas = page.locator("canvas[aria-label^='drawing pad']").first
     canvas.wait_for(timeout=30000)
+    # the pad reports where it runs (browser or server) once its runtime has loaded or failed, and that report is a
+    # rerun of its own: draw after it, or the stroke's commit races that rerun
+    page.locator('[data-testid="live-pad"][data-runtime]').first.wait_for(timeout=60000)
+    _settle(page)
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
