@@ -389,25 +389,27 @@ def _freeze(figure: Any) -> Any:
     changed after it is built, so the same dict serves every run. The class is swapped rather than the figure rebuilt
     because building one re-validates every value.
     """
-    from plotly.basedatatypes import BaseFigure
+    import plotly.graph_objects as go
 
-    if type(figure).__name__ == "Figure" and isinstance(figure, BaseFigure):
-        figure.__class__ = _frozen_class(type(figure))
+    if type(figure) is go.Figure:
+        figure.__class__ = _frozen_figure()
     return figure
 
 
 @functools.cache
-def _frozen_class(cls: type) -> type:
+def _frozen_figure() -> type:
+    import plotly.graph_objects as go
+
     def to_dict(self):
         d = self.__dict__.get("_bml_dict")
         if d is None:
-            d = cls.to_dict(self)
+            d = go.Figure.to_dict(self)
             for trace in d.get("data", []):  # what plotly.io.to_json pops on every call: gone once, here
                 trace.pop("uid", None)
             object.__setattr__(self, "_bml_dict", d)
         return d
 
-    return type("FrozenFigure", (cls,), {"to_dict": to_dict, "__doc__": _freeze.__doc__})
+    return type("FrozenFigure", (go.Figure,), {"to_dict": to_dict, "__doc__": _freeze.__doc__})
 
 
 def _digest(obj: Any) -> str:

@@ -19,14 +19,13 @@ import ctypes.util
 import threading
 import time
 
-_lock = threading.Lock()
-_thread: threading.Thread | None = None
-_trims = 0
-
-
 EVERY_S = 30.0
 ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's malloc.h
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_trims = 0
 
 
 def _libc(fn_name: str, argtypes: list):
@@ -71,10 +70,13 @@ def start(every_s: float = EVERY_S, arenas: int = ARENAS) -> bool:
     global _thread
     if _TRIM is None:
         return False
+    if _thread is not None:  # every page run calls this: no lock once started
+        return True
     with _lock:
         if _thread is None:
             if _MALLOPT is not None:
                 _MALLOPT(_M_ARENA_MAX, arenas)
+
             def loop() -> None:
                 while True:
                     time.sleep(every_s)

@@ -67,19 +67,23 @@ function median32(values) {
 }
 
 // ------------------------------------------------------------------------------------------------ 1. to_gray
+const W0 = fr(0.299), W1 = fr(0.587), W2 = fr(0.114);
+
+/** to_gray of one pixel, alpha aside (float32, fused multiply-adds left to right, as numpy's matmul does). */
+function gray(rgba, i) {
+  const r = fr(rgba[4 * i] / 255), g = fr(rgba[4 * i + 1] / 255), b = fr(rgba[4 * i + 2] / 255);
+  let acc = fr(r * W0);
+  acc = fr(g * W1 + acc);
+  return fr(b * W2 + acc);
+}
+
 /** Luminance in [0, 1] (float32, row-major) of RGBA bytes; transparent pixels become the paper's shade. */
 export function toGray(rgba, width, height) {
   const n = width * height;
   const lum = new Float32Array(n), alpha = new Float32Array(n);
-  const w0 = fr(0.299), w1 = fr(0.587), w2 = fr(0.114);
   let opaque = 0;
   for (let i = 0; i < n; i++) {
-    const r = fr(rgba[4 * i] / 255), g = fr(rgba[4 * i + 1] / 255), b = fr(rgba[4 * i + 2] / 255);
-    // numpy's float32 matmul here accumulates with fused multiply-adds, left to right.
-    let acc = fr(r * w0);
-    acc = fr(g * w1 + acc);
-    acc = fr(b * w2 + acc);
-    lum[i] = acc;
+    lum[i] = gray(rgba, i);
     alpha[i] = fr(rgba[4 * i + 3] / 255);
     if (alpha[i] > 0.5) opaque += 1;
   }
@@ -252,18 +256,8 @@ function fit(ink, width, { top, bottom, left, right, count }) {
   return { x: out };
 }
 
-const W0 = fr(0.299), W1 = fr(0.587), W2 = fr(0.114);
-
-/** to_gray of one opaque pixel (float32, fused multiply-adds left to right, as numpy's matmul does). */
-function gray(rgba, i) {
-  const r = fr(rgba[4 * i] / 255), g = fr(rgba[4 * i + 1] / 255), b = fr(rgba[4 * i + 2] / 255);
-  let acc = fr(r * W0);
-  acc = fr(g * W1 + acc);
-  return fr(b * W2 + acc);
-}
-
-/** ink_map's ink (normalised by its peak) and mnistify's ink box of opaque pixels against a known paper shade,
- * in two passes; null where the ink is too faint. */
+/** ink_map's ink (normalised by its peak) and mnistify's ink box of opaque pixels against a known paper shade;
+ * null where the ink is too faint. */
 function inkAndBox(rgba, width, height, paper) {
   const light = paper > 0.5, skipBlack = !light && paper === 0;
   const ink = new Float32Array(width * height);
@@ -280,24 +274,8 @@ function inkAndBox(rgba, width, height, paper) {
     }
   }
   if (peak < MIN_CONTRAST) return null;
-  let top = height, bottom = -1, left = width, right = -1, count = 0;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const v = ink[row + x];
-      if (v === 0) continue;
-      const u = fr(v / peak);
-      ink[row + x] = u;
-      if (u > INK_LEVEL) {
-        count += 1;
-        if (y < top) top = y;
-        if (y > bottom) bottom = y;
-        if (x < left) left = x;
-        if (x > right) right = x;
-      }
-    }
-  }
-  return { ink, box: { top, bottom, left, right, count } };
+  for (let i = 0; i < ink.length; i++) if (ink[i] !== 0) ink[i] = fr(ink[i] / peak);
+  return { ink, box: inkBox(ink, width, height) };
 }
 
 const isOpaque = (rgba) => {
@@ -305,7 +283,7 @@ const isOpaque = (rgba) => {
   return true;
 };
 
-/** One opaque drawing in two passes instead of five: the same float32 steps as toGray -> inkMap -> mnistify, so
+/** One opaque drawing in three passes instead of five: the same float32 steps as toGray -> inkMap -> mnistify, so
  * the result is bit-identical. */
 function preprocessOpaque(rgba, width, height) {
   const border = [];
@@ -319,7 +297,7 @@ function preprocessOpaque(rgba, width, height) {
 
 /**
  * preprocess() of a width x height drawing that is black paper (0, 0, 0, 255) everywhere outside one rectangle,
- * given only the rectangle's RGBA (rw x rh at x0, y0): the pad knows where its pen has been, so it reads and
+ * given only the rectangle's RGBA (rw x rh at x0, y0, inside the drawing): the pad knows where its pen has been, so it reads and
  * walks that much instead of the whole canvas. Bit-identical: outside pixels are paper, so they are no ink and
  * the paper shade is 0 when the rectangle stays off the border; otherwise the drawing is rebuilt whole.
  */
@@ -330,15 +308,7 @@ export function preprocessInside(rgba, x0, y0, rw, rh, width, height) {
   }
   const full = new Uint8ClampedArray(width * height * 4);
   for (let i = 3; i < full.length; i += 4) full[i] = 255;
-  for (let y = 0; y < rh; y++) {
-    const yy = y + y0;
-    if (yy < 0 || yy >= height) continue;
-    for (let x = 0; x < rw; x++) {
-      const xx = x + x0;
-      if (xx < 0 || xx >= width) continue;
-      full.set(rgba.subarray(4 * (y * rw + x), 4 * (y * rw + x) + 4), 4 * (yy * width + xx));
-    }
-  }
+  for (let y = 0; y < rh; y++) full.set(rgba.subarray(4 * y * rw, 4 * (y + 1) * rw), 4 * ((y + y0) * width + x0));
   return preprocess(full, width, height);
 }
 
